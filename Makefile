@@ -1,0 +1,36 @@
+# The two commands of the README's quick start: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test install install-test system-deps bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# Installs jcbot (editable) into .venv.
+install: $(BIN)/python
+	$(BIN)/pip install -q -e .
+
+# Installs jcbot with its test extras into .venv.
+install-test: $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+
+# Debian packages the tests talk to (PostgreSQL, Dovecot, Chromium), when missing.
+system-deps:
+	bash scripts/install-system-deps
+
+# Installs jcbot and starts its main job on the embedded defaults.
+run: install
+	$(BIN)/jcbot --help
+
+# Installs everything the tests need and runs the whole suite.
+test: system-deps install-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install-test
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis

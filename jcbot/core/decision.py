@@ -1,0 +1,258 @@
+"""Decisions by electronic means (PROCEDURE.md, 1-8): distribution, assertions, verdict.
+
+`evaluate` replays the facts of one distribution (assertions, departures of electorate
+members, the deadline, a co-chairs' closure) in time order and returns the verdict at
+`now` with a trace of why. It is the only place the adoption conditions are written.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from jcbot.core.calendar import period_day, period_deadline, require_aware
+from jcbot.core.errors import AssertionRefused, DistributionRefused
+from jcbot.core.roster import GOVERNMENTS, Government, Roster
+from jcbot.core.trace import Step, describe_at
+
+Position = Literal["affirmative", "negative"]
+POSITIONS: tuple[Position, Position] = ("affirmative", "negative")
+Status = Literal["adopted", "objected", "open", "lapsed", "withdrawn", "superseded", "referred"]
+Basis = Literal["no_objection", "unanimous"]
+ClosureStatus = Literal["withdrawn", "superseded", "referred"]
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """A distributed version: its instant, frozen electorate and deadline."""
+
+    distributed_at: datetime
+    deadline: datetime
+    electorate: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Assertion:
+    """One recorded assertion; `ref` ties it to its evidence for the trace."""
+
+    member: str
+    position: Position
+    at: datetime
+    opinion: str | None = None
+    ref: str | None = None
+
+
+@dataclass(frozen=True)
+class Closure:
+    """The co-chairs' outcome for a version: withdrawn, superseded or referred."""
+
+    status: ClosureStatus
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The state of one distribution at one instant, and why."""
+
+    status: Status
+    basis: Basis | None
+    adopted_at: datetime | None
+    deadline: datetime
+    negatives: tuple[str, ...]           # members with a negative within the period
+    counting_negatives: tuple[str, ...]  # those that (still) count against no-objection
+    awaiting: tuple[str, ...]            # active electorate members who never asserted
+    escalations: tuple[Assertion, ...]   # every negative assertion, to the co-chairs
+    positions: dict[str, Position]
+    seat_positions: dict[Government, Position | None]
+    lapsed_at: datetime | None
+    closed: Closure | None
+    next_change: datetime | None         # when time alone can change the verdict
+    trace: tuple[Step, ...] = field(default=())
+
+    @property
+    def final(self) -> bool:
+        return self.status in ("adopted", "lapsed", "withdrawn", "superseded", "referred")
+
+
+def distribute(roster: Roster, at: datetime) -> Distribution:
+    """Open a version at `at`: refused while a seat is vacant; fixes electorate and deadline."""
+    require_aware(at, "distributed_at")
+    vacant = roster.vacant_seats(at)
+    if vacant:
+        seats = " and ".join(f"the {s} co-chair seat" for s in vacant)
+        raise DistributionRefused(f"cannot distribute: {seats} {'is' if len(vacant) == 1 else 'are'} vacant; record a co-chair election first")
+    rules = roster.rules
+    deadline = period_deadline(at, rules.electronic_decision, rules.tz)
+    return Distribution(at, deadline, roster.active_members(at))
+
+
+def check_assertion(
+    dist: Distribution, roster: Roster, member: str, position: str, at: datetime,
+    opinion: str | None = None, closure: Closure | None = None,
+) -> None:
+    """Refuse (AssertionRefused) an assertion PROCEDURE.md 3 does not allow; else return."""
+    require_aware(at)
+    if position not in POSITIONS:
+        raise AssertionRefused(f"{member}: an assertion is 'affirmative' or 'negative', got {position!r}")
+    if at < dist.distributed_at:
+        raise AssertionRefused(
+            f"{member}: assertion at {at.isoformat()} is before the distribution at {dist.distributed_at.isoformat()}"
+        )
+    if closure is not None and at >= closure.at:
+        raise AssertionRefused(f"{member}: the proposal was {closure.status} at {closure.at.isoformat()}")
+    if member not in dist.electorate:
+        why = "was not a member of the JC when it was distributed" if roster.knows(member) else "is not a member of the JC"
+        raise AssertionRefused(f"{member} {why}, so cannot assert on this proposal")
+    if not roster.is_active(member, at):
+        raise AssertionRefused(f"{member} is no longer an active member of the JC, so cannot assert")
+    if position == "negative" and not (opinion or "").strip():
+        raise AssertionRefused(f"{member}: a negative assertion must carry the member's opinion")
+
+
+@dataclass
+class _State:
+    """Mutable replay state; lives only inside `evaluate`."""
+
+    active: set[str]
+    positions: dict[str, Position] = field(default_factory=dict)
+    seats: dict[Government, Position | None] = field(default_factory=lambda: {s: None for s in GOVERNMENTS})
+    counting: dict[str, None] = field(default_factory=dict)   # ordered set
+    negatives: dict[str, None] = field(default_factory=dict)  # ordered set
+    escalations: list[Assertion] = field(default_factory=list)
+    deadline_passed: bool = False
+    seats_ok_at_deadline: bool = False
+
+    def unanimous(self) -> bool:
+        # PROCEDURE 5 (ii): every electorate member still active has an affirmative position.
+        return all(self.positions.get(m) == "affirmative" for m in self.active)
+
+    def no_objection(self, must_affirm_within_period: bool) -> bool:
+        # PROCEDURE 5 (i): no counting negative, deadline passed, both seats affirmative.
+        seats_ok = all(p == "affirmative" for p in self.seats.values())
+        if must_affirm_within_period and not self.seats_ok_at_deadline:
+            return False
+        return self.deadline_passed and not self.counting and seats_ok
+
+
+# Order of facts at one instant: the deadline first (so a state reached before it is
+# judged "at the deadline"), then departures, assertions and closures in recorded order.
+_DEADLINE, _LEAVE, _ASSERT, _CLOSE = 0, 1, 2, 3
+
+
+def evaluate(
+    dist: Distribution, roster: Roster, assertions: list[Assertion] | tuple[Assertion, ...],
+    now: datetime, closure: Closure | None = None,
+) -> Verdict:
+    """The verdict on `dist` at `now`, from the facts recorded up to `now`."""
+    require_aware(now, "now")
+    ed = roster.rules.electronic_decision
+    tz = roster.rules.tz
+    facts: list[tuple[datetime, int, int, object]] = [(dist.deadline, _DEADLINE, 0, None)]
+    facts += [(t, _LEAVE, i, m) for i, (t, m) in enumerate(roster.departures(dist.electorate, dist.distributed_at))]
+    facts += [(a.at, _ASSERT, i, a) for i, a in enumerate(assertions)]
+    if closure is not None:
+        facts.append((closure.at, _CLOSE, 0, closure))
+    facts = sorted((f for f in facts if f[0] <= now), key=lambda f: (f[0], f[1], f[2]))
+
+    st = _State(active=set(dist.electorate))
+    trace = [Step(dist.distributed_at, "distributed",
+                  f"distributed to {len(dist.electorate)} members ({', '.join(dist.electorate)}); "
+                  f"deadline {describe_at(dist.deadline, tz)}")]
+    adopted_at: datetime | None = None
+    basis: Basis | None = None
+    lapsed_at: datetime | None = None
+    closed: Closure | None = None
+
+    for at, kind, _, fact in facts:
+        settled = adopted_at is not None and at > adopted_at or lapsed_at is not None or closed is not None
+        if kind == _ASSERT:
+            a: Assertion = fact  # type: ignore[assignment]
+            if a.position == "negative":
+                st.escalations.append(a)
+            if settled:
+                trace.append(Step(at, "ignored", f"{a.member} asserts {a.position}: recorded, the outcome is already settled"))
+                continue
+            _apply_assertion(st, a, dist, roster, ed.withdrawn_negative_counts, trace, tz)
+        elif settled:
+            continue
+        elif kind == _LEAVE:
+            st.active.discard(fact)  # type: ignore[arg-type]
+            trace.append(Step(at, "departure", f"{fact} leaves the JC"))
+        elif kind == _DEADLINE:
+            st.deadline_passed = True
+            st.seats_ok_at_deadline = all(p == "affirmative" for p in st.seats.values())
+            trace.append(Step(at, "deadline", _deadline_text(st)))
+        elif kind == _CLOSE and adopted_at is None:
+            closed = fact  # type: ignore[assignment]
+            trace.append(Step(at, "closed", f"the co-chairs' outcome: {closed.status}"))
+            continue
+
+        if adopted_at is None:
+            unanimous, no_obj = st.unanimous(), st.no_objection(ed.cochairs_must_affirm_within_period)
+            if unanimous or no_obj:
+                adopted_at, basis = at, ("unanimous" if unanimous else "no_objection")
+                trace.append(Step(at, "adopted", _adoption_text(basis)))
+            elif kind == _DEADLINE and ed.cochairs_must_affirm_within_period and not st.counting:
+                lapsed_at = at
+                trace.append(Step(at, "lapsed", "no negative, but the co-chairs had not both affirmed within the period "
+                                                "(cochairs_must_affirm_within_period)"))
+        elif at == adopted_at and basis == "no_objection" and st.unanimous():
+            # Both conditions became true at one instant: the basis is unanimous (PROCEDURE 5).
+            basis = "unanimous"
+            trace.append(Step(at, "adopted", "unanimity completed at the same instant: basis unanimous"))
+
+    status: Status
+    if adopted_at is not None:
+        status = "adopted"
+    elif closed is not None:
+        status = closed.status
+    elif lapsed_at is not None:
+        status = "lapsed"
+    elif st.counting:
+        status = "objected"
+    else:
+        status = "open"
+    asserted = {a.member for a in assertions if a.at <= now}
+    awaiting = tuple(m for m in dist.electorate if m in st.active and m not in asserted)
+    final = status in ("adopted", "lapsed", "withdrawn", "superseded", "referred")
+    return Verdict(
+        status=status, basis=basis, adopted_at=adopted_at, deadline=dist.deadline,
+        negatives=tuple(st.negatives), counting_negatives=tuple(st.counting), awaiting=awaiting,
+        escalations=tuple(st.escalations), positions=dict(st.positions), seat_positions=dict(st.seats),
+        lapsed_at=lapsed_at, closed=closed,
+        next_change=None if final or now >= dist.deadline else dist.deadline,
+        trace=tuple(trace),
+    )
+
+
+def _apply_assertion(st: _State, a: Assertion, dist: Distribution, roster: Roster,
+                     withdrawn_counts: bool, trace: list[Step], tz) -> None:
+    st.positions[a.member] = a.position
+    seats = roster.seats_spoken_for(a.member, a.at)
+    for seat in seats:
+        st.seats[seat] = a.position
+    within = a.at < dist.deadline
+    day = period_day(a.at, dist.distributed_at, tz)
+    notes = [f"day {day}", "within the period" if within else "after the period"]
+    if seats:
+        notes.append(f"for the {' and '.join(seats)} seat{'s' if len(seats) > 1 else ''}")
+    if a.position == "negative" and within:
+        st.negatives.setdefault(a.member)
+        st.counting.setdefault(a.member)
+        notes.append("counts against no-objection")
+    elif a.position == "affirmative" and not withdrawn_counts and a.member in st.counting:
+        del st.counting[a.member]
+        notes.append("withdraws their negative (withdrawn_negative_counts: false)")
+    trace.append(Step(a.at, "assertion", f"{a.member} asserts {a.position} ({'; '.join(notes)})"))
+
+
+def _deadline_text(st: _State) -> str:
+    seats = ", ".join(f"{s} {p or 'no position'}" for s, p in st.seats.items())
+    negs = f"negatives counting: {', '.join(st.counting)}" if st.counting else "no negative within the period"
+    return f"deadline passed; {negs}; seats: {seats}"
+
+
+def _adoption_text(basis: Basis) -> str:
+    if basis == "unanimous":
+        return "adopted: every electorate member still active is affirmative (unanimity)"
+    return "adopted: no objection within the period and both co-chair seats affirmative"
