@@ -1,0 +1,33 @@
+"""Header values that never raise: replies come from anywhere, malformed ones included.
+
+The email package's modern policy parses a header when it is read, and some
+malformed values make that parser raise (IndexError, AttributeError) instead of
+recording a defect. Intake must read such a message, not crash on it, so every
+header read in this package goes through `header_values`.
+"""
+from __future__ import annotations
+
+from email.header import decode_header, make_header
+from email.message import Message
+
+
+def _decoded(raw: str) -> str:
+    try:
+        return str(make_header(decode_header(raw)))
+    except (ValueError, LookupError, UnicodeError):
+        return raw
+
+
+def header_values(msg: Message, name: str) -> list[str]:
+    """Return every value of a header as text, decoding RFC 2047 words, without raising."""
+    try:
+        return [str(value) for value in msg.get_all(name, [])]
+    except Exception:  # noqa: BLE001 - the stdlib's header parser fails in many ways
+        lowered = name.lower()
+        return [_decoded(str(value)) for key, value in msg.raw_items() if key.lower() == lowered]
+
+
+def header_value(msg: Message, name: str) -> str | None:
+    """Return the first value of a header, stripped, or None when absent or blank."""
+    values = header_values(msg, name)
+    return (values[0].strip() or None) if values else None
