@@ -32,10 +32,20 @@ def _root(
 
 def _mount() -> None:
     # Imported here so `jcbot --help` stays fast and a group's import error names its module.
-    from jcbot.cli import rules, simulate
+    from jcbot.cli import audit, committee, meeting, proposal, rules, simulate
 
     app.add_typer(rules.app, name="rules")
     app.command("simulate")(simulate.simulate)
+    app.add_typer(committee.committee_app, name="committee")
+    app.add_typer(committee.member_app, name="member")
+    app.add_typer(committee.cochair_app, name="cochair")
+    app.add_typer(committee.alternate_app, name="alternate")
+    app.add_typer(proposal.app, name="proposal")
+    app.command("assert")(proposal.assert_)
+    app.command("pending")(proposal.pending)
+    app.command("evaluate")(proposal.evaluate)
+    app.add_typer(meeting.app, name="meeting")
+    app.add_typer(audit.app, name="audit")
     for optional in ("mail",):
         try:
             module = __import__(f"jcbot.cli.{optional}", fromlist=["app"])

@@ -1,6 +1,8 @@
 """Small helpers shared by the CLI groups: one-line errors, loading rules files."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
@@ -28,3 +30,59 @@ def load_rules(name_or_path: str) -> tuple[Rules, Path]:
         return rules_from_text(text, str(path)), path
     except RulesError as exc:
         fail(str(exc))
+
+
+def actor() -> str:
+    """Who is at the keyboard, for the audit record."""
+    import getpass
+
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user database in some containers
+        user = "unknown"
+    return f"cli:{user}"
+
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """Turn a refusal of the rules, a service or the settings into one line and exit 2."""
+    from jcbot.core.errors import ProcedureError
+    from jcbot.services.context import ServiceError
+    from jcbot.settings import SettingsError
+
+    try:
+        yield
+    except (ProcedureError, ServiceError, RulesError) as exc:
+        fail(str(exc))
+    except SettingsError as exc:
+        fail("; ".join(exc.problems))
+
+
+_CTX = None
+
+
+def context():
+    """The ServiceContext of this invocation (built once)."""
+    global _CTX
+    if _CTX is None:
+        from jcbot.app import build_context
+
+        with refusals():
+            _CTX = build_context()
+    return _CTX
+
+
+def reset_context() -> None:
+    """Forget the cached context (tests run many invocations in one process)."""
+    global _CTX
+    if _CTX is not None:
+        _CTX.engine.dispose()
+    _CTX = None
+
+
+def table(rows: list[list[object]], headers: list[str]) -> str:
+    """A plain text table, columns padded to their widest cell."""
+    cells = [[("-" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in cells])

@@ -40,6 +40,9 @@ class Assertion:
     at: datetime
     opinion: str | None = None
     ref: str | None = None
+    # The seats it also asserts, if fixed when it was made (equal instants in file order);
+    # None: read from the roster at `at`.
+    seats: tuple[Government, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -213,7 +216,7 @@ def evaluate(
     else:
         status = "open"
     asserted = {a.member for a in assertions if a.at <= now}
-    awaiting = tuple(m for m in dist.electorate if m in st.active and m not in asserted)
+    awaiting = tuple(m for m in dist.electorate if roster.is_active(m, now) and m not in asserted)
     final = status in ("adopted", "lapsed", "withdrawn", "superseded", "referred")
     return Verdict(
         status=status, basis=basis, adopted_at=adopted_at, deadline=dist.deadline,
@@ -228,7 +231,7 @@ def evaluate(
 def _apply_assertion(st: _State, a: Assertion, dist: Distribution, roster: Roster,
                      withdrawn_counts: bool, trace: list[Step], tz) -> None:
     st.positions[a.member] = a.position
-    seats = roster.seats_spoken_for(a.member, a.at)
+    seats = a.seats if a.seats is not None else roster.seats_spoken_for(a.member, a.at)
     for seat in seats:
         st.seats[seat] = a.position
     within = a.at < dist.deadline

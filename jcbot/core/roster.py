@@ -122,7 +122,7 @@ class Roster:
         """When each of `members` stopped being active after `after`, in time order."""
         out = [
             (m.span.end, m.member) for m in self.memberships
-            if m.member in members and m.span.end is not None and m.span.end > after
+            if m.member in members and m.span.end is not None and m.span.end >= after
             and not self.is_active(m.member, m.span.end)  # a re-designation the same instant is no departure
         ]
         return tuple(sorted(out, key=lambda p: p[0]))

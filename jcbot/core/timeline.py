@@ -108,7 +108,10 @@ def replay(data: Any, rules: Rules) -> Replay:
             raise TimelineError(f"{where}.at: {at.isoformat()} is before distributed_at")
         if kind == "assert":
             _step_value(lambda: check_assertion(dist, roster, body["member"], body["assert"], at, body.get("opinion")), where)
-            assertions.append(Assertion(body["member"], body["assert"], at, body.get("opinion"), ref=where))
+            # The seats are those of this instant in file order: a revocation listed after
+            # the assertion at the same instant does not reach back (PROCEDURE 4).
+            seats = roster.seats_spoken_for(body["member"], at)
+            assertions.append(Assertion(body["member"], body["assert"], at, body.get("opinion"), ref=where, seats=seats))
         else:
             roster = _step(_ROSTER_EVENTS[kind](body, at), roster, where)
     last = max([dist.deadline] + [e[0] for e in parsed])

@@ -1,0 +1,44 @@
+"""The composition root: settings -> engine, clock, channel renderers and senders.
+
+The only module that knows every piece; the CLI, the HTTP app and `serve` ask it for
+a ready ServiceContext instead of wiring things themselves.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from jcbot.clock import Clock, SystemClock
+from jcbot.services.context import Renderer, ServiceContext
+from jcbot.settings import Settings, load_settings
+from jcbot.store.db import init_db, make_engine
+
+
+def renderers(settings: Settings) -> list[Renderer]:
+    """The channels that shape notices: email always (files or SMTP), Slack when configured."""
+    out: list[Renderer] = []
+    try:
+        from jcbot.channels.email.compose import EmailRenderer
+    except ModuleNotFoundError as exc:  # pragma: no cover - only while the channel is being built
+        if exc.name != "jcbot.channels.email.compose":
+            raise
+    else:
+        out.append(EmailRenderer(settings))
+    if settings.slack_bot_token:
+        from jcbot.channels.slack.compose import SlackRenderer
+
+        out.append(SlackRenderer(settings))
+    return out
+
+
+def build_context(settings: Settings | None = None, clock: Clock | None = None, migrate: bool = True) -> ServiceContext:
+    """A ServiceContext on the configured database (brought to the newest schema)."""
+    settings = settings or load_settings()
+    if settings.database_url is None:
+        os.environ.setdefault("JCBOT_STORAGE_DIR", str(settings.storage_dir))
+    url = settings.database_url or f"sqlite:///{(Path(settings.storage_dir) / 'jcbot.sqlite').resolve()}"
+    Path(settings.storage_dir).mkdir(parents=True, exist_ok=True)
+    engine = make_engine(url)
+    if migrate:
+        init_db(engine)
+    return ServiceContext(engine=engine, clock=clock or SystemClock(), settings=settings, renderers=renderers(settings))

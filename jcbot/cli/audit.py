@@ -1,0 +1,40 @@
+"""`jcbot audit verify|export`: the tamper-evident record."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from jcbot.cli.common import context, fail
+from jcbot.store import audit
+
+app = typer.Typer(help="The audit record: verify the hash chain, export it.", no_args_is_help=True)
+
+
+@app.command("verify")
+def verify() -> None:
+    """Recompute every hash; name the first broken event (exit 1) or print the head."""
+    with context().tx("reader") as tx:
+        result = audit.verify(tx.session)
+    if not result.ok:
+        event_id, reason = result.first_broken  # type: ignore[misc]
+        typer.echo(f"audit chain BROKEN at event {event_id}: {reason}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"audit chain ok: {result.count} events, head {result.head_hash}")
+
+
+@app.command("export")
+def export(fmt: str = typer.Option("json", "--format", help="csv or json"),
+           out: Path = typer.Option(None, "--out", help="File to write; default stdout.")) -> None:
+    """Write every audit event as CSV or JSON."""
+    if fmt not in ("csv", "json"):
+        fail(f"--format {fmt!r}: expected csv or json")
+    with context().tx("reader") as tx:
+        if out is None:
+            count = audit.export(tx.session, fmt, sys.stdout)  # type: ignore[arg-type]
+        else:
+            with out.open("w", encoding="utf-8", newline="") as fh:
+                count = audit.export(tx.session, fmt, fh)  # type: ignore[arg-type]
+    if out is not None:
+        typer.echo(f"wrote {count} events to {out}")

@@ -1,0 +1,194 @@
+"""`jcbot proposal ...`, `jcbot assert`, `jcbot pending`, `jcbot evaluate`."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import typer
+
+from jcbot.cli.common import actor, context, fail, refusals, table
+from jcbot.services import assertions, proposals, queries
+from jcbot.services.numbering import ITEM_KINDS
+from jcbot.services.proposals import Item
+
+app = typer.Typer(help="Proposals: draft, distribute, withdraw, refer, revise, show.", no_args_is_help=True)
+
+
+def parse_items(specs: list[str]) -> list[Item]:
+    """Items given as KIND:TITLE or KIND:TITLE:REFERENCE."""
+    items = []
+    for spec in specs:
+        parts = spec.split(":", 2)
+        if len(parts) < 2 or parts[0] not in ITEM_KINDS:
+            fail(f"--item {spec!r}: expected KIND:TITLE[:REFERENCE] with KIND one of {', '.join(ITEM_KINDS)}")
+        items.append(Item(parts[0], parts[1], parts[2] if len(parts) == 3 else None))
+    return items
+
+
+def _text(text: str | None, text_file: Path | None) -> str | None:
+    if text_file is not None:
+        try:
+            return text_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            fail(f"{text_file}: {exc.strerror or exc}")
+    return text
+
+
+_ITEM_HELP = f"An item, KIND:TITLE[:REFERENCE], repeatable. KIND: {', '.join(ITEM_KINDS)}."
+
+
+@app.command("draft")
+def draft(slug: str, title: str = typer.Option(..., "--title"), text: str = typer.Option(None, "--text"),
+          text_file: Path = typer.Option(None, "--text-file", help="Read the full text from a file."),
+          item: list[str] = typer.Option(..., "--item", help=_ITEM_HELP)) -> None:
+    """Draft a proposal (several items may be bundled)."""
+    body = _text(text, text_file)
+    if not body:
+        fail("give the proposal's text with --text or --text-file")
+    with refusals():
+        p = proposals.draft(context(), slug, title, body, parse_items(item), actor())
+    typer.echo(f"drafted {p.ref}")
+
+
+@app.command("distribute")
+def distribute(ref: str, by: str = typer.Option(None, "--by", help="The co-chair or alternate distributing; default: the secretariat on their behalf.")) -> None:
+    """Distribute to all members: fixes the electorate and the deadline."""
+    with refusals():
+        v = proposals.distribute(context(), ref, actor(), by)
+    tz = ZoneInfo(queries.show(context(), ref).committee.timezone)
+    typer.echo(f"distributed {ref} version {v.version} to {len(v.electorate or [])} members; "
+               f"deadline {v.deadline.astimezone(tz).isoformat()}")
+
+
+@app.command("withdraw")
+def withdraw(ref: str, by: str = typer.Option(None, "--by"), note: str = typer.Option(None, "--note")) -> None:
+    """The co-chairs withdraw a proposal."""
+    with refusals():
+        proposals.withdraw(context(), ref, actor(), by, note)
+    typer.echo(f"{ref} withdrawn")
+
+
+@app.command("refer")
+def refer(ref: str, by: str = typer.Option(None, "--by"), note: str = typer.Option(None, "--note", help="e.g. 'to the 4th meeting' or 'to a conference call'")) -> None:
+    """The co-chairs refer a proposal to a meeting or a conference call."""
+    with refusals():
+        proposals.refer(context(), ref, actor(), by, note)
+    typer.echo(f"{ref} referred")
+
+
+@app.command("revise")
+def revise(ref: str, title: str = typer.Option(None, "--title"), text: str = typer.Option(None, "--text"),
+           text_file: Path = typer.Option(None, "--text-file"), item: list[str] = typer.Option(None, "--item", help=_ITEM_HELP),
+           by: str = typer.Option(None, "--by"),
+           no_distribute: bool = typer.Option(False, "--no-distribute", help="Keep the new version as a draft.")) -> None:
+    """A new version (the distributed one is superseded), redistributed with a new period."""
+    with refusals():
+        v = proposals.revise(context(), ref, actor(), title=title, text=_text(text, text_file),
+                             items=parse_items(item) if item else None, by=by, redistribute=not no_distribute)
+    typer.echo(f"{ref} version {v.version} {'distributed' if v.distributed_at else 'drafted'}")
+
+
+def _iso(at: datetime | None, tz: ZoneInfo) -> str | None:
+    return at.astimezone(tz).isoformat() if at else None
+
+
+def view_json(view: queries.ProposalView, now: datetime) -> dict:
+    """A proposal view as JSON (instants in the committee's time zone)."""
+    tz = ZoneInfo(view.committee.timezone)
+    v, verdict = view.version, view.verdict
+    out = {
+        "ref": view.proposal.ref, "committee": view.committee.slug, "version": v.version, "title": v.title,
+        "status": v.status, "items": list(view.items), "distributed_at": _iso(v.distributed_at, tz),
+        "deadline": _iso(v.deadline, tz), "days_left": round(view.days_left(now), 2) if v.deadline else None,
+    }
+    if verdict is not None:
+        out |= {
+            "basis": verdict.basis, "adopted_at": _iso(verdict.adopted_at, tz), "negatives": list(verdict.negatives),
+            "awaiting": list(verdict.awaiting), "escalations": len(verdict.escalations),
+            "seats": {s: {"holder": view.seat_holders.get(s), "position": p} for s, p in verdict.seat_positions.items()},
+            "assertions": [{"member": a.member, "position": a.position, "opinion": a.opinion, "at": _iso(a.at, tz),
+                            "channel": a.channel, "note": a.note} for a in view.assertions],
+            "trace": [s.text for s in verdict.trace],
+        }
+    return out
+
+
+@app.command("show")
+def show(ref: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """A proposal: items, status, deadline, positions, and why."""
+    ctx = context()
+    with refusals():
+        view = queries.show(ctx, ref)
+    data = view_json(view, ctx.clock.now())
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"{data['ref']} v{data['version']}  {data['title']}\n  committee   {data['committee']}\n  status      {data['status']}"
+               + (f" ({data['basis']}) at {data['adopted_at']}" if data.get("adopted_at") else ""))
+    for i in data["items"]:
+        typer.echo(f"  item        {i['kind']}: {i['title']}{' [' + i['reference'] + ']' if i['reference'] else ''}")
+    if data["deadline"]:
+        typer.echo(f"  deadline    {data['deadline']}  ({data['days_left']:+.1f} days)")
+        typer.echo(f"  negatives   {', '.join(data['negatives']) or '-'}\n  awaiting    {', '.join(data['awaiting']) or '-'}")
+        for seat, s in data["seats"].items():
+            typer.echo(f"  {seat:<5} seat  {s['holder'] or 'VACANT'}: {s['position'] or 'no position yet'}")
+        for a in data["assertions"]:
+            typer.echo(f"  {a['at']}  {a['member']} {a['position']} via {a['channel']}"
+                       + (f": {a['opinion']}" if a["opinion"] else ""))
+        typer.echo("why:\n" + "\n".join(f"  {t}" for t in data["trace"]))
+
+
+def assert_(ref: str, member: str, position: str = typer.Argument(..., help="affirmative or negative."),
+            opinion: str = typer.Option(None, "--opinion", help="Required for a negative."),
+            note: str = typer.Option(..., "--note", help="The letter: its date, how it arrived."),
+            at: str = typer.Option(None, "--at", help="When the member asserted (ISO 8601 with offset); default now."),
+            evidence: str = typer.Option(None, "--evidence", help="A reference that identifies the letter (recorded once).")) -> None:
+    """Record an assertion a member made by letter (the secretariat records; it never asserts)."""
+    when = None
+    if at:
+        try:
+            when = datetime.fromisoformat(at)
+        except ValueError:
+            fail(f"--at {at!r}: expected an ISO 8601 instant such as 2026-03-04T09:00:00+09:00")
+        if when.tzinfo is None:
+            fail(f"--at {at!r}: add the UTC offset (e.g. +09:00)")
+    ctx = context()
+    with refusals():
+        r = assertions.record_assertion(ctx, ref, member, position, channel="letter", actor=actor(), opinion=opinion,
+                                        at=when, note=note, evidence_key=evidence or f"letter:{member}:{at or ctx.clock.now().isoformat()}")
+    if r.duplicate:
+        typer.echo(f"{ref}: this letter was already recorded; status {r.status}")
+    else:
+        typer.echo(f"{ref}: recorded {member} {position} (letter); status {r.status}")
+
+
+def pending(slug: str = typer.Argument(None, help="One committee; default all."), as_json: bool = typer.Option(False, "--json")) -> None:
+    """What the co-chairs must watch: open proposals, days left, awaited members, negatives."""
+    ctx = context()
+    with refusals():
+        views = queries.pending(ctx, slug)
+    now = ctx.clock.now()
+    if as_json:
+        typer.echo(json.dumps([view_json(v, now) for v in views], indent=2, ensure_ascii=False))
+        return
+    if not views:
+        typer.echo("nothing pending")
+        return
+    rows = []
+    for v in views:
+        verdict = v.verdict
+        seats = " ".join(f"{s}:{(p or '-')[:3]}" for s, p in verdict.seat_positions.items())
+        rows.append([v.proposal.ref, v.version.title[:40], v.version.status, f"{v.days_left(now):.1f}",
+                     seats, ", ".join(verdict.awaiting) or None, ", ".join(verdict.negatives) or None])
+    typer.echo(table(rows, ["proposal", "title", "status", "days left", "seats", "awaiting", "negatives"]))
+
+
+def evaluate() -> None:
+    """Evaluate every open proposal now and record adoptions at the instants the rules give."""
+    with refusals():
+        result = queries.sweep(context(), actor())
+    typer.echo(f"examined {result.examined} open proposal(s)")
+    for ref, status in result.changed:
+        typer.echo(f"  {ref}: {status}")

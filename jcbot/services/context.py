@@ -1,0 +1,118 @@
+"""What every service runs in: the database, the clock, the settings, the renderers.
+
+A service opens one transaction (`ServiceContext.tx`), reads the facts, asks the core
+for a verdict, writes state, appends audit events and enqueues the notices it causes,
+all committed together or not at all.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from jcbot.clock import Clock
+from jcbot.settings import Settings
+from jcbot.store import audit, outbox
+from jcbot.store.db import session_scope
+
+
+class ServiceError(ValueError):
+    """A request a service refuses (not found, wrong state...); nothing was changed."""
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Someone a notice goes to, with the addresses the channels need."""
+
+    handle: str
+    name: str
+    member_id: int | None = None
+    email: str | None = None
+    slack_user_id: str | None = None
+    timezone: str | None = None
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message a change causes, before any channel shapes it.
+
+    `key` makes it idempotent: the same notice enqueued twice is sent once.
+    `data` holds plain values only (text, numbers, ISO instants, lists, dicts).
+    """
+
+    kind: str  # distribution, confirmation, escalation, adoption, withdrawal, reminder, refusal...
+    key: str
+    recipient: Recipient
+    data: dict[str, Any]
+    committee_id: int | None = None
+    proposal_id: int | None = None
+    channels: tuple[str, ...] = ("email", "slack")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One outbox row a renderer made from a notice."""
+
+    channel: str
+    recipient: str
+    payload: dict
+
+
+class Renderer(Protocol):
+    """Turns a notice into outbox rows for one channel (none if the recipient has no address there)."""
+
+    channel: str
+
+    def render(self, notice: Notice) -> list[Rendered]:
+        ...
+
+
+@dataclass
+class ServiceContext:
+    """The engine, the clock, the settings and the channel renderers services use."""
+
+    engine: Engine
+    clock: Clock
+    settings: Settings
+    renderers: list[Renderer] = field(default_factory=list)
+
+    @contextmanager
+    def tx(self, actor: str) -> Iterator[Tx]:
+        """One transaction, as `actor`, at one instant read once from the clock."""
+        with session_scope(self.engine) as session:
+            yield Tx(session, self.clock.now(), actor, self)
+
+
+@dataclass
+class Tx:
+    """A unit of work: session, instant, actor; audit and outbox writes join it."""
+
+    session: Session
+    now: datetime
+    actor: str
+    ctx: ServiceContext
+
+    def audit(self, action: str, subject: str, data: dict[str, Any], committee_id: int | None = None) -> audit.AuditEvent:
+        """Append an audit event for this change."""
+        return audit.append(self.session, at=self.now, actor=self.actor, action=action,
+                            subject=subject, data=data, committee_id=committee_id)
+
+    def notify(self, notice: Notice) -> int:
+        """Enqueue a notice on every channel that can reach its recipient; returns rows enqueued."""
+        count = 0
+        for renderer in self.ctx.renderers:
+            if renderer.channel not in notice.channels:
+                continue
+            for row in renderer.render(notice):
+                outbox.enqueue(
+                    self.session, now=self.now, channel=row.channel, kind=notice.kind,
+                    recipient=row.recipient, dedupe_key=f"{row.channel}:{notice.key}",
+                    payload=row.payload, committee_id=notice.committee_id, proposal_id=notice.proposal_id,
+                )
+                count += 1
+        return count

@@ -1,0 +1,139 @@
+"""Verdicts from stored facts, and recording what they change (adoption, lapse, status).
+
+The core decides; this module only gathers the facts of a version, asks
+`jcbot.core.decision.evaluate`, and writes the outcome at the instant the core gives.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from jcbot.core.decision import Assertion, Closure, Distribution, Verdict, evaluate
+from jcbot.core.roster import GOVERNMENTS, Roster
+from jcbot.services import notices
+from jcbot.services.context import Tx
+from jcbot.services.numbering import decision_number, item_reference
+from jcbot.services.roster import load_roster
+from jcbot.store.models import AssertionRecord, Committee, Decision, Member, Proposal, ProposalItem, ProposalVersion
+
+OPEN_STATUSES = ("open", "objected")
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything the core needs about one distributed version."""
+
+    committee: Committee
+    proposal: Proposal
+    version: ProposalVersion
+    roster: Roster
+    distribution: Distribution
+    assertions: tuple[Assertion, ...]
+    closure: Closure | None
+    items: tuple[dict, ...] = ()
+
+
+def gather(session: Session, committee: Committee, proposal: Proposal, version: ProposalVersion,
+           roster: Roster | None = None) -> Facts:
+    """Read a distributed version's facts from the database."""
+    assert version.distributed_at is not None and version.deadline is not None
+    records = session.exec(
+        select(AssertionRecord).where(AssertionRecord.version_id == version.id)
+        .order_by(AssertionRecord.at, AssertionRecord.id)
+    ).all()
+    assertions = tuple(Assertion(r.member, r.position, r.at, r.opinion, ref=str(r.id)) for r in records)  # type: ignore[arg-type]
+    closure = Closure(version.closed_as, version.closed_at) if version.closed_as and version.closed_at else None  # type: ignore[arg-type]
+    dist = Distribution(version.distributed_at, version.deadline, tuple(version.electorate or ()))
+    items = tuple(
+        {"kind": i.kind, "title": i.title, "reference": i.reference}
+        for i in session.exec(select(ProposalItem).where(ProposalItem.version_id == version.id).order_by(ProposalItem.position))
+    )
+    return Facts(committee, proposal, version, roster or load_roster(session, committee), dist, assertions, closure, items)
+
+
+def verdict_of(facts: Facts, now: datetime) -> Verdict:
+    """The core's verdict on the facts at `now`."""
+    return evaluate(facts.distribution, facts.roster, facts.assertions, now, facts.closure)
+
+
+def settle(tx: Tx, facts: Facts, verdict: Verdict) -> str | None:
+    """Record what the verdict changes; returns the new status if it changed."""
+    v = facts.version
+    if verdict.status == v.status:
+        return None
+    old, v.status = v.status, verdict.status
+    subject = f"proposal:{facts.proposal.ref}"
+    if verdict.status == "adopted":
+        v.basis, v.adopted_at = verdict.basis, verdict.adopted_at
+        decision = _record_decision(tx, facts, verdict)
+        facts = replace(facts, items=tuple(decision.items))  # notices show the references just given
+        tx.audit("proposal.adopted", subject, {
+            "version": v.version, "basis": verdict.basis, "adopted_at": verdict.adopted_at,
+            "decision": decision.number, "trace": [s.text for s in verdict.trace],
+        }, facts.committee.id)
+        _notify_all(tx, facts, "adoption", {"decision": notices.decision_data(decision)})
+    elif verdict.status == "lapsed":
+        v.lapsed_at = verdict.lapsed_at
+        tx.audit("proposal.lapsed", subject, {"version": v.version, "lapsed_at": verdict.lapsed_at}, facts.committee.id)
+        for r in cochair_recipients(tx.session, facts.committee, facts.roster, tx.now):
+            tx.notify(notices.proposal_notice("lapse", facts, r))
+    else:
+        tx.audit("proposal.status", subject, {"version": v.version, "from": old, "to": verdict.status}, facts.committee.id)
+    facts.proposal.status = verdict.status
+    tx.session.add(v)
+    tx.session.add(facts.proposal)
+    return verdict.status
+
+
+def _record_decision(tx: Tx, facts: Facts, verdict: Verdict) -> Decision:
+    assert verdict.adopted_at is not None and verdict.basis is not None
+    items = tx.session.exec(select(ProposalItem).where(ProposalItem.version_id == facts.version.id)
+                            .order_by(ProposalItem.position)).all()
+    for item in items:
+        if not item.reference:
+            item.reference = item_reference(tx.session, facts.committee, item.kind)
+            tx.session.add(item)
+    tally = None
+    if facts.roster.rules.publication.publish_tally:
+        pos = list(verdict.positions.values())
+        tally = {"affirmative": pos.count("affirmative"), "negative": pos.count("negative"),
+                 "electorate": len(facts.distribution.electorate)}
+    decision = Decision(
+        committee_id=facts.committee.id, number=decision_number(tx.session, facts.committee, verdict.adopted_at),
+        title=facts.version.title, text=facts.version.text, basis=verdict.basis, adopted_at=verdict.adopted_at,
+        items=[{"kind": i.kind, "title": i.title, "reference": i.reference} for i in items],
+        version_id=facts.version.id, tally=tally,
+    )
+    tx.session.add(decision)
+    tx.session.flush()
+    return decision
+
+
+def recipient(m: Member) -> notices.Recipient:
+    """A notice recipient from a member row."""
+    return notices.Recipient(m.handle, m.name, m.id, m.email, m.slack_user_id, m.timezone)
+
+
+def members_by_handle(session: Session, committee: Committee) -> dict[str, Member]:
+    return {m.handle: m for m in session.exec(select(Member).where(Member.committee_id == committee.id))}
+
+
+def cochair_recipients(session: Session, committee: Committee, roster: Roster, at: datetime) -> list[notices.Recipient]:
+    """Both co-chairs and their active alternates at `at` (once each)."""
+    by_handle = members_by_handle(session, committee)
+    handles: list[str] = []
+    for seat in GOVERNMENTS:
+        for h in (roster.holder(seat, at), roster.alternate(seat, at)):
+            if h and h not in handles:
+                handles.append(h)
+    return [recipient(by_handle[h]) for h in handles if h in by_handle]
+
+
+def _notify_all(tx: Tx, facts: Facts, kind: str, extra: dict) -> None:
+    by_handle = members_by_handle(tx.session, facts.committee)
+    for handle in facts.roster.active_members(tx.now):
+        if handle in by_handle:
+            tx.notify(notices.proposal_notice(kind, facts, recipient(by_handle[handle]), extra))
+    tx.notify(notices.announcement(kind, facts, extra))

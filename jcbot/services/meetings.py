@@ -1,0 +1,61 @@
+"""Meetings of the JC and the decisions they took by consensus."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from jcbot.services.context import ServiceContext, ServiceError
+from jcbot.services.numbering import decision_number, item_reference
+from jcbot.services.proposals import Item, _check_items, get_proposal
+from jcbot.services.roster import get_committee
+from jcbot.store.models import Decision, Meeting
+
+
+@dataclass(frozen=True)
+class MeetingDecision:
+    """A decision taken at a meeting; `proposal` names a referred proposal it settles."""
+
+    title: str
+    text: str
+    items: list[Item]
+    proposal: str | None = None
+
+
+def record_meeting(ctx: ServiceContext, slug: str, title: str, held_on: date, place: str,
+                   decisions: list[MeetingDecision], actor: str) -> tuple[Meeting, list[Decision]]:
+    """Record a meeting and its decisions (published like electronic ones)."""
+    if not title.strip() or not place.strip():
+        raise ServiceError("a meeting needs a title (e.g. '3rd Joint Committee') and a place")
+    with ctx.tx(actor) as tx:
+        c = get_committee(tx.session, slug)
+        if held_on > tx.now.date():
+            raise ServiceError(f"a meeting held on {held_on} is in the future; record it once it took place")
+        m = Meeting(committee_id=c.id, title=title.strip(), held_on=held_on, place=place.strip(), recorded_at=tx.now)
+        tx.session.add(m)
+        tx.session.flush()
+        out = []
+        for d in decisions:
+            _check_items(d.items)
+            if d.proposal:
+                pc, p, v = get_proposal(tx.session, d.proposal)
+                if pc.id != c.id or v.status != "referred":
+                    raise ServiceError(f"{d.proposal} is {v.status}, not referred to a meeting of {slug}")
+                p.status = "adopted"
+                tx.session.add(p)
+            items = [{"kind": i.kind, "title": i.title,
+                      "reference": i.reference or item_reference(tx.session, c, i.kind)} for i in d.items]
+            # A meeting records a date, not an instant: noon local marks the day unambiguously.
+            adopted_at = datetime.combine(held_on, time(12), tzinfo=ZoneInfo(c.timezone))
+            dec = Decision(committee_id=c.id, number=decision_number(tx.session, c, adopted_at), title=d.title,
+                           text=d.text, items=items, basis="meeting", adopted_at=adopted_at, meeting_id=m.id)
+            tx.session.add(dec)
+            tx.session.flush()
+            ev = tx.audit("decision.recorded", f"decision:{dec.number}", {
+                "meeting": m.title, "held_on": held_on, "place": m.place, "title": d.title, "items": items,
+                "proposal": d.proposal}, c.id)
+            dec.audit_hash = ev.hash
+            out.append(dec)
+        tx.audit("meeting.recorded", f"committee:{slug}", {"title": m.title, "held_on": held_on, "place": m.place,
+                                                           "decisions": [d.number for d in out]}, c.id)
+        return m, out

@@ -1,0 +1,61 @@
+"""The notices a change causes, as plain data for the channel renderers.
+
+Keys make notices idempotent: a retried transaction or a second sweep enqueues the
+same key, which the outbox records once.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from jcbot.services.context import Notice, Recipient
+from jcbot.store.models import Decision
+
+if TYPE_CHECKING:
+    from jcbot.services.evaluation import Facts
+
+__all__ = ["Recipient", "proposal_notice", "announcement", "decision_data", "proposal_data"]
+
+ANNOUNCE = "#committee"  # the recipient handle of a post in the committee's Slack channel
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
+def proposal_data(facts: Facts, items: list[dict] | None = None) -> dict[str, Any]:
+    """What every notice about a proposal carries."""
+    c, p, v = facts.committee, facts.proposal, facts.version
+    rules = facts.roster.rules
+    return {
+        "committee": {"id": c.id, "slug": c.slug, "name": c.name, "code": c.code, "timezone": c.timezone,
+                      "host_country": c.host_country},
+        "proposal": {
+            "id": p.id, "ref": p.ref, "version": v.version, "version_id": v.id, "title": v.title, "text": v.text,
+            "items": items if items is not None else list(facts.items),
+            "distributed_at": _iso(v.distributed_at), "deadline": _iso(v.deadline),
+            "period_days": rules.electronic_decision.objection_period_days, "status": v.status,
+        },
+    }
+
+
+def decision_data(d: Decision) -> dict[str, Any]:
+    """A decision as notices and pages show it."""
+    return {"number": d.number, "basis": d.basis, "adopted_at": _iso(d.adopted_at), "title": d.title,
+            "items": d.items}
+
+
+def proposal_notice(kind: str, facts: Facts, to: Recipient, extra: dict | None = None, key_suffix: str = "",
+                    channels: tuple[str, ...] = ("email", "slack")) -> Notice:
+    """A notice about a proposal version to one recipient."""
+    data = proposal_data(facts) | (extra or {})
+    data["recipient"] = {"handle": to.handle, "name": to.name, "member_id": to.member_id, "timezone": to.timezone}
+    key = f"{kind}:{facts.version.id}:{to.handle}{':' + key_suffix if key_suffix else ''}"
+    return Notice(kind, key, to, data, facts.committee.id, facts.proposal.id, channels)
+
+
+def announcement(kind: str, facts: Facts, extra: dict | None = None) -> Notice:
+    """A post in the committee's channel (adoption, withdrawal...)."""
+    to = Recipient(ANNOUNCE, facts.committee.name)
+    return Notice(f"announce_{kind}", f"announce:{kind}:{facts.version.id}", to,
+                  proposal_data(facts) | (extra or {}), facts.committee.id, facts.proposal.id, ("slack",))

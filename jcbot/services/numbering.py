@@ -1,0 +1,55 @@
+"""Stable public numbers: proposals, decisions, and JCM references for adopted items."""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlmodel import Session
+
+from jcbot.store.models import Committee, Counter
+
+ITEM_KINDS = (
+    "methodology_approval", "tpe_designation", "project_registration",
+    "credit_issuance_notification", "rules_revision", "other",
+)
+
+
+def next_value(session: Session, committee_id: int, name: str) -> int:
+    """Increment and return a per-committee counter, inside the caller's transaction."""
+    # UPDATE first: it takes the row lock on PostgreSQL, so two writers cannot read
+    # the same value; the INSERT only happens the first time a counter is used.
+    result = session.execute(
+        update(Counter).where(Counter.committee_id == committee_id, Counter.name == name)
+        .values(value=Counter.value + 1).returning(Counter.value)
+    ).first()
+    if result is not None:
+        return int(result[0])
+    session.add(Counter(committee_id=committee_id, name=name, value=1))
+    session.flush()
+    return 1
+
+
+def _year(committee: Committee, at: datetime) -> int:
+    return at.astimezone(ZoneInfo(committee.timezone)).year
+
+
+def proposal_ref(session: Session, committee: Committee, at: datetime) -> str:
+    """MN-P-2026-003: the n-th proposal drafted in that year (committee's time zone)."""
+    year = _year(committee, at)
+    return f"{committee.code}-P-{year}-{next_value(session, committee.id, f'proposal-{year}'):03d}"
+
+
+def decision_number(session: Session, committee: Committee, adopted_at: datetime) -> str:
+    """MN-2026-004: the n-th decision adopted in that year (committee's time zone)."""
+    year = _year(committee, adopted_at)
+    return f"{committee.code}-{year}-{next_value(session, committee.id, f'decision-{year}'):03d}"
+
+
+def item_reference(session: Session, committee: Committee, kind: str) -> str | None:
+    """The JCM's own reference forms: methodologies MN_AM001, projects MN001; else None."""
+    if kind == "methodology_approval":
+        return f"{committee.code}_AM{next_value(session, committee.id, 'methodology'):03d}"
+    if kind == "project_registration":
+        return f"{committee.code}{next_value(session, committee.id, 'project'):03d}"
+    return None

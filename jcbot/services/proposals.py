@@ -1,0 +1,178 @@
+"""Proposals: draft, distribute, withdraw, refer, revise and redistribute."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from jcbot.core.decision import distribute as core_distribute
+from jcbot.core.roster import Roster
+from jcbot.services import notices
+from jcbot.services.context import ServiceContext, ServiceError, Tx
+from jcbot.services.evaluation import OPEN_STATUSES, Facts, gather, members_by_handle, recipient, settle, verdict_of
+from jcbot.services.numbering import ITEM_KINDS, proposal_ref
+from jcbot.services.roster import get_committee, load_roster
+from jcbot.store.models import Committee, Proposal, ProposalItem, ProposalVersion
+
+
+@dataclass(frozen=True)
+class Item:
+    """One item of a proposal as drafted."""
+
+    kind: str
+    title: str
+    reference: str | None = None
+
+
+def get_proposal(session: Session, ref: str) -> tuple[Committee, Proposal, ProposalVersion]:
+    """A proposal by its reference, with its committee and current version."""
+    p = session.exec(select(Proposal).where(Proposal.ref == ref)).first()
+    if p is None:
+        raise ServiceError(f"no proposal {ref!r}")
+    c = session.get(Committee, p.committee_id)
+    v = version_of(session, p, p.current_version)
+    return c, p, v  # type: ignore[return-value]
+
+
+def version_of(session: Session, p: Proposal, number: int) -> ProposalVersion:
+    v = session.exec(select(ProposalVersion).where(ProposalVersion.proposal_id == p.id,
+                                                   ProposalVersion.version == number)).first()
+    if v is None:
+        raise ServiceError(f"{p.ref} has no version {number}")
+    return v
+
+
+def _check_items(items: list[Item]) -> None:
+    if not items:
+        raise ServiceError("a proposal needs at least one item (kind and title)")
+    for i in items:
+        if i.kind not in ITEM_KINDS:
+            raise ServiceError(f"item {i.title!r}: kind must be one of {', '.join(ITEM_KINDS)}, got {i.kind!r}")
+        if not i.title.strip():
+            raise ServiceError("an item needs a title")
+
+
+def _add_version(tx: Tx, p: Proposal, number: int, title: str, text: str, items: list[Item]) -> ProposalVersion:
+    if not title.strip() or not text.strip():
+        raise ServiceError("a proposal needs a title and a text")
+    _check_items(items)
+    v = ProposalVersion(proposal_id=p.id, version=number, title=title.strip(), text=text, created_at=tx.now)
+    tx.session.add(v)
+    tx.session.flush()
+    for n, i in enumerate(items, 1):
+        tx.session.add(ProposalItem(version_id=v.id, position=n, kind=i.kind, title=i.title.strip(), reference=i.reference))
+    p.current_version = number
+    tx.session.add(p)
+    return v
+
+
+def draft(ctx: ServiceContext, slug: str, title: str, text: str, items: list[Item], actor: str) -> Proposal:
+    """Draft a proposal (version 1, not yet distributed)."""
+    with ctx.tx(actor) as tx:
+        c = get_committee(tx.session, slug)
+        p = Proposal(committee_id=c.id, ref=proposal_ref(tx.session, c, tx.now), created_at=tx.now, created_by=actor)
+        tx.session.add(p)
+        tx.session.flush()
+        _add_version(tx, p, 1, title, text, items)
+        tx.audit("proposal.drafted", f"proposal:{p.ref}", {"title": title, "items": [i.__dict__ for i in items]}, c.id)
+        return p
+
+
+def _require_cochairs(roster: Roster, by: str | None, tx: Tx, what: str) -> str:
+    """`by` must speak for a seat now (co-chair or active alternate); None = the secretariat on their behalf."""
+    if by is None:
+        return "secretariat on behalf of the co-chairs"
+    if not roster.seats_spoken_for(by, tx.now):
+        raise ServiceError(f"{by} is neither a co-chair nor an active alternate, so cannot {what}")
+    return by
+
+
+def _distribute(tx: Tx, c: Committee, p: Proposal, v: ProposalVersion, roster: Roster, who: str) -> Facts:
+    dist = core_distribute(roster, tx.now)
+    v.distributed_at, v.deadline, v.electorate = dist.distributed_at, dist.deadline, list(dist.electorate)
+    v.distributed_by, v.status, p.status = who, "open", "open"
+    tx.session.add(v)
+    tx.session.add(p)
+    tx.session.flush()
+    facts = gather(tx.session, c, p, v, roster)
+    tx.audit("proposal.distributed", f"proposal:{p.ref}", {
+        "version": v.version, "by": who, "deadline": dist.deadline, "electorate": list(dist.electorate),
+    }, c.id)
+    by_handle = members_by_handle(tx.session, c)
+    for handle in dist.electorate:
+        tx.notify(notices.proposal_notice("distribution", facts, recipient(by_handle[handle])))
+    return facts
+
+
+def distribute(ctx: ServiceContext, ref: str, actor: str, by: str | None = None) -> ProposalVersion:
+    """Distribute the current draft version to all members (refused while a seat is vacant)."""
+    with ctx.tx(actor) as tx:
+        c, p, v = get_proposal(tx.session, ref)
+        if v.distributed_at is not None:
+            raise ServiceError(f"{ref} version {v.version} was already distributed ({v.status}); revise it to redistribute")
+        roster = load_roster(tx.session, c)
+        _distribute(tx, c, p, v, roster, _require_cochairs(roster, by, tx, "distribute a proposal"))
+        return v
+
+
+def _close(ctx: ServiceContext, ref: str, actor: str, by: str | None, status: str, note: str | None) -> ProposalVersion:
+    with ctx.tx(actor) as tx:
+        c, p, v = get_proposal(tx.session, ref)
+        roster = load_roster(tx.session, c)
+        who = _require_cochairs(roster, by, tx, f"mark a proposal {status}")
+        _require_open(tx, c, p, v, roster)
+        v.closed_as, v.closed_at, v.closed_note = status, tx.now, note
+        facts = gather(tx.session, c, p, v, roster)
+        settle(tx, facts, verdict_of(facts, tx.now))
+        tx.audit(f"proposal.{status}", f"proposal:{ref}", {"version": v.version, "by": who, "note": note}, c.id)
+        for r in _members(tx, c, roster):
+            tx.notify(notices.proposal_notice(status, facts, r, {"note": note}))
+        tx.notify(notices.announcement(status, facts, {"note": note}))
+        return v
+
+
+def _require_open(tx: Tx, c: Committee, p: Proposal, v: ProposalVersion, roster: Roster) -> None:
+    if v.distributed_at is None:
+        raise ServiceError(f"{p.ref} has not been distributed")
+    # Settle first: a deadline may have passed since the last sweep.
+    facts = gather(tx.session, c, p, v, roster)
+    settle(tx, facts, verdict_of(facts, tx.now))
+    if v.status not in OPEN_STATUSES:
+        raise ServiceError(f"{p.ref} is {v.status}; only an open or objected proposal can be changed")
+
+
+def _members(tx: Tx, c: Committee, roster: Roster):
+    by_handle = members_by_handle(tx.session, c)
+    return [recipient(by_handle[h]) for h in roster.active_members(tx.now) if h in by_handle]
+
+
+def withdraw(ctx: ServiceContext, ref: str, actor: str, by: str | None = None, note: str | None = None) -> ProposalVersion:
+    """The co-chairs withdraw a proposal."""
+    return _close(ctx, ref, actor, by, "withdrawn", note)
+
+
+def refer(ctx: ServiceContext, ref: str, actor: str, by: str | None = None, note: str | None = None) -> ProposalVersion:
+    """The co-chairs refer a proposal to a meeting or a conference call."""
+    return _close(ctx, ref, actor, by, "referred", note)
+
+
+def revise(ctx: ServiceContext, ref: str, actor: str, *, title: str | None = None, text: str | None = None,
+           items: list[Item] | None = None, by: str | None = None, redistribute: bool = True) -> ProposalVersion:
+    """A new version (the old one superseded if it was distributed), distributed at once unless asked not to."""
+    with ctx.tx(actor) as tx:
+        c, p, old = get_proposal(tx.session, ref)
+        roster = load_roster(tx.session, c)
+        who = _require_cochairs(roster, by, tx, "revise a proposal")
+        if old.distributed_at is not None:
+            _require_open(tx, c, p, old, roster)
+            old.closed_as, old.closed_at = "superseded", tx.now
+            facts = gather(tx.session, c, p, old, roster)
+            settle(tx, facts, verdict_of(facts, tx.now))
+        old_items = [Item(i.kind, i.title, i.reference) for i in tx.session.exec(
+            select(ProposalItem).where(ProposalItem.version_id == old.id).order_by(ProposalItem.position))]
+        new = _add_version(tx, p, old.version + 1, title or old.title, text or old.text, items or old_items)
+        p.status = "draft"
+        tx.audit("proposal.revised", f"proposal:{ref}", {"from_version": old.version, "version": new.version, "by": who}, c.id)
+        if redistribute:
+            _distribute(tx, c, p, new, roster, who)
+        return new

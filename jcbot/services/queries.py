@@ -1,0 +1,111 @@
+"""Read-only views: a proposal with its verdict, what is pending, the sweep of open proposals."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from jcbot.core.decision import Verdict
+from jcbot.services.context import ServiceContext
+from jcbot.services.evaluation import OPEN_STATUSES, Facts, gather, settle, verdict_of
+from jcbot.services.proposals import get_proposal
+from jcbot.services.roster import get_committee, load_roster
+from jcbot.store.models import AssertionRecord, Committee, Proposal, ProposalVersion
+
+
+@dataclass(frozen=True)
+class ProposalView:
+    """A proposal's current version, its verdict now, and its record of assertions."""
+
+    committee: Committee
+    proposal: Proposal
+    version: ProposalVersion
+    items: tuple[dict, ...]
+    verdict: Verdict | None
+    assertions: tuple[AssertionRecord, ...] = field(default=())
+    seat_holders: dict[str, str | None] = field(default_factory=dict)
+
+    def days_left(self, now: datetime) -> float | None:
+        """Days until the deadline (negative once past), None if not distributed."""
+        if self.version.deadline is None:
+            return None
+        return (self.version.deadline - now).total_seconds() / 86400
+
+
+def _view(session: Session, c: Committee, p: Proposal, v: ProposalVersion, now: datetime, roster=None) -> ProposalView:
+    if v.distributed_at is None:
+        return ProposalView(c, p, v, (), None)
+    facts = gather(session, c, p, v, roster)
+    records = tuple(session.exec(select(AssertionRecord).where(AssertionRecord.version_id == v.id)
+                                 .order_by(AssertionRecord.at, AssertionRecord.id)))
+    holders = {s: facts.roster.holder(s, now) for s in ("japan", "host")}
+    return ProposalView(c, p, v, facts.items, verdict_of(facts, now), records, holders)
+
+
+def show(ctx: ServiceContext, ref: str) -> ProposalView:
+    """One proposal as it stands now."""
+    with ctx.tx("reader") as tx:
+        c, p, v = get_proposal(tx.session, ref)
+        return _view(tx.session, c, p, v, tx.now)
+
+
+def pending(ctx: ServiceContext, slug: str | None = None) -> list[ProposalView]:
+    """Every open or objected proposal (of one committee, or all), soonest deadline first."""
+    with ctx.tx("reader") as tx:
+        q = select(Committee, Proposal, ProposalVersion).join(Proposal, Proposal.committee_id == Committee.id).join(
+            ProposalVersion, (ProposalVersion.proposal_id == Proposal.id) & (ProposalVersion.version == Proposal.current_version))
+        q = q.where(ProposalVersion.status.in_(OPEN_STATUSES))  # type: ignore[attr-defined]
+        if slug:
+            q = q.where(Committee.id == get_committee(tx.session, slug).id)
+        rosters: dict[int, object] = {}
+        views = []
+        for c, p, v in tx.session.exec(q.order_by(ProposalVersion.deadline)):
+            if c.id not in rosters:
+                rosters[c.id] = load_roster(tx.session, c)
+            views.append(_view(tx.session, c, p, v, tx.now, rosters[c.id]))
+        return views
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What a sweep changed: (proposal ref, new status) pairs, and how many it looked at."""
+
+    examined: int
+    changed: list[tuple[str, str]]
+
+
+def open_version_ids(session: Session) -> list[int]:
+    return list(session.exec(select(ProposalVersion.id).where(
+        ProposalVersion.status.in_(OPEN_STATUSES), ProposalVersion.distributed_at.is_not(None))))  # type: ignore[union-attr]
+
+
+def sweep(ctx: ServiceContext, actor: str = "scheduler") -> SweepResult:
+    """Evaluate every open proposal now and record what changed, one transaction each.
+
+    Adoption is recorded at the instant the core gives (the deadline, or the assertion
+    that completed it), however late the sweep runs; a second sweep changes nothing.
+    """
+    with ctx.tx(actor) as tx:
+        ids = open_version_ids(tx.session)
+    changed = []
+    for vid in ids:
+        with ctx.tx(actor) as tx:
+            v = tx.session.get(ProposalVersion, vid)
+            if v is None or v.status not in OPEN_STATUSES:
+                continue  # settled meanwhile by another worker
+            p = tx.session.get(Proposal, v.proposal_id)
+            c = tx.session.get(Committee, p.committee_id)  # type: ignore[union-attr]
+            facts: Facts = gather(tx.session, c, p, v)  # type: ignore[arg-type]
+            new = settle(tx, facts, verdict_of(facts, tx.now))
+            if new:
+                changed.append((p.ref, new))  # type: ignore[union-attr]
+    return SweepResult(len(ids), changed)
+
+
+def next_deadline(ctx: ServiceContext) -> datetime | None:
+    """The soonest deadline still ahead among open proposals (the scheduler's next alarm)."""
+    with ctx.tx("reader") as tx:
+        return tx.session.exec(select(ProposalVersion.deadline).where(
+            ProposalVersion.status.in_(OPEN_STATUSES), ProposalVersion.deadline > tx.now)  # type: ignore[union-attr,operator]
+            .order_by(ProposalVersion.deadline).limit(1)).first()

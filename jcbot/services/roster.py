@@ -1,0 +1,168 @@
+"""Committees and their rosters: create from a rules file, members, co-chairs, alternates.
+
+Every roster change is replayed through `jcbot.core.roster.Roster`, which refuses what
+PROCEDURE.md forbids; only then is it stored (as a `RosterChange`) with its audit event.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlmodel import Session, select
+
+from jcbot.core.roster import Roster
+from jcbot.core.rules import Rules, rules_from_text
+from jcbot.services.context import ServiceContext, ServiceError, Tx
+from jcbot.store.models import Committee, Member, RosterChange
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_HANDLE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+
+@lru_cache(maxsize=256)
+def _parse_rules(text: str, source: str) -> Rules:
+    return rules_from_text(text, source)
+
+
+def committee_rules(committee: Committee) -> Rules:
+    """The rules the committee was created with (its stored text, validated)."""
+    return _parse_rules(committee.rules_yaml, committee.rules_source)
+
+
+def get_committee(session: Session, slug: str) -> Committee:
+    """The committee named `slug`, or a ServiceError listing the known ones."""
+    found = session.exec(select(Committee).where(Committee.slug == slug)).first()
+    if found is None:
+        known = ", ".join(c.slug for c in session.exec(select(Committee).order_by(Committee.slug))) or "none yet"
+        raise ServiceError(f"no committee {slug!r} (known: {known})")
+    return found
+
+
+def get_member(session: Session, committee: Committee, handle: str) -> Member:
+    """The member `handle` of `committee`, or a ServiceError."""
+    found = session.exec(select(Member).where(Member.committee_id == committee.id, Member.handle == handle)).first()
+    if found is None:
+        raise ServiceError(f"{committee.slug}: no member {handle!r}")
+    return found
+
+
+def load_roster(session: Session, committee: Committee) -> Roster:
+    """Replay the committee's stored roster changes through the core."""
+    roster = Roster(committee_rules(committee))
+    changes = session.exec(select(RosterChange).where(RosterChange.committee_id == committee.id).order_by(RosterChange.id))
+    for c in changes:
+        roster = _apply(roster, c.kind, c.member, c.government, c.other, c.at)
+    return roster
+
+
+def _apply(roster: Roster, kind: str, member: str, government: str | None, other: str | None, at: datetime) -> Roster:
+    if kind == "add_member":
+        return roster.add_member(member, government, at)  # type: ignore[arg-type]
+    if kind == "remove_member":
+        return roster.remove_member(member, at)
+    if kind == "elect_cochair":
+        return roster.elect_cochair(government, member, at)  # type: ignore[arg-type]
+    if kind == "designate_alternate":
+        return roster.designate_alternate(member, other or "", at)
+    if kind == "revoke_alternate":
+        return roster.revoke_alternate(member, at)
+    raise ValueError(f"unknown roster change {kind!r}")
+
+
+def _change(tx: Tx, committee: Committee, kind: str, member: str, government: str | None = None, other: str | None = None) -> Roster:
+    """Check a change with the core, store it and audit it; returns the new roster."""
+    roster = _apply(load_roster(tx.session, committee), kind, member, government, other, tx.now)
+    tx.session.add(RosterChange(committee_id=committee.id, at=tx.now, kind=kind, member=member,
+                                government=government, other=other))
+    data = {"member": member, "government": government, "other": other}
+    tx.audit(f"roster.{kind}", f"committee:{committee.slug}", {k: v for k, v in data.items() if v}, committee.id)
+    return roster
+
+
+def create_committee(ctx: ServiceContext, slug: str, rules_text: str, rules_source: str, actor: str) -> Committee:
+    """Create a committee from the text of a rules file (validated first)."""
+    if not _SLUG.match(slug):
+        raise ServiceError(f"committee id {slug!r}: use lower-case letters, digits and '-' (e.g. japan-mongolia)")
+    rules = rules_from_text(rules_text, rules_source)
+    with ctx.tx(actor) as tx:
+        if tx.session.exec(select(Committee).where(Committee.slug == slug)).first():
+            raise ServiceError(f"committee {slug!r} already exists")
+        c = Committee(slug=slug, name=rules.committee.name, host_country=rules.committee.host_country,
+                      code=rules.committee.code, timezone=rules.timezone, rules_source=rules_source,
+                      rules_yaml=rules_text, created_at=tx.now)
+        tx.session.add(c)
+        tx.session.flush()
+        tx.audit("committee.created", f"committee:{slug}", {"rules_source": rules_source, "name": c.name,
+                                                            "timezone": c.timezone}, c.id)
+        return c
+
+
+def add_member(ctx: ServiceContext, slug: str, handle: str, government: str, actor: str, *, name: str | None = None,
+               email: str | None = None, slack_user_id: str | None = None, timezone: str | None = None) -> Member:
+    """Designate a member (the cap is the core's to enforce)."""
+    if not _HANDLE.match(handle):
+        raise ServiceError(f"member id {handle!r}: use lower-case letters, digits, '.', '_' or '-'")
+    if timezone:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ServiceError(f"{handle}: unknown time zone {timezone!r} (an IANA name such as Asia/Tokyo)") from None
+    if email is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
+        raise ServiceError(f"{handle}: {email!r} is not an email address")
+    with ctx.tx(actor) as tx:
+        c = get_committee(tx.session, slug)
+        _change(tx, c, "add_member", handle, government)
+        m = tx.session.exec(select(Member).where(Member.committee_id == c.id, Member.handle == handle)).first()
+        if m is None:
+            m = Member(committee_id=c.id, handle=handle, name=name or handle, government=government, joined_at=tx.now)
+        m.name, m.government, m.joined_at, m.left_at = name or m.name, government, tx.now, None
+        m.email = email if email is not None else m.email
+        m.slack_user_id = slack_user_id if slack_user_id is not None else m.slack_user_id
+        m.timezone = timezone if timezone is not None else m.timezone
+        tx.session.add(m)
+        tx.session.flush()
+        return m
+
+
+def update_member(ctx: ServiceContext, slug: str, handle: str, actor: str, **contact: str | None) -> Member:
+    """Change a member's contact details (email, Slack user id, time zone, name)."""
+    allowed = {"name", "email", "slack_user_id", "timezone"}
+    with ctx.tx(actor) as tx:
+        m = get_member(tx.session, get_committee(tx.session, slug), handle)
+        changed = {k: v for k, v in contact.items() if k in allowed and v is not None}
+        for k, v in changed.items():
+            setattr(m, k, v)
+        tx.session.add(m)
+        tx.audit("member.updated", f"member:{slug}/{handle}", {"fields": sorted(changed)}, m.committee_id)
+        return m
+
+
+def remove_member(ctx: ServiceContext, slug: str, handle: str, actor: str) -> Member:
+    """A member leaves the JC."""
+    with ctx.tx(actor) as tx:
+        c = get_committee(tx.session, slug)
+        m = get_member(tx.session, c, handle)
+        _change(tx, c, "remove_member", handle)
+        m.left_at = tx.now
+        tx.session.add(m)
+        return m
+
+
+def elect_cochair(ctx: ServiceContext, slug: str, seat: str, handle: str, actor: str) -> None:
+    """Record the election of a co-chair for `seat` (japan or host)."""
+    with ctx.tx(actor) as tx:
+        _change(tx, get_committee(tx.session, slug), "elect_cochair", handle, seat)
+
+
+def set_alternate(ctx: ServiceContext, slug: str, cochair: str, alternate: str, actor: str) -> None:
+    """A co-chair designates their alternate."""
+    with ctx.tx(actor) as tx:
+        _change(tx, get_committee(tx.session, slug), "designate_alternate", cochair, other=alternate)
+
+
+def revoke_alternate(ctx: ServiceContext, slug: str, cochair: str, actor: str) -> None:
+    """A co-chair revokes their alternate."""
+    with ctx.tx(actor) as tx:
+        _change(tx, get_committee(tx.session, slug), "revoke_alternate", cochair)

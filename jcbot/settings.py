@@ -1,0 +1,151 @@
+"""Configuration of a running jcbot: JCBOT_* environment variables (and a .env file).
+
+Declared as data, each with a default and a help line; the README's configuration table
+is checked against this list by a test, so a setting cannot go undocumented.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One JCBOT_* variable: its name, default, parser and help line."""
+
+    name: str
+    default: str | None
+    help: str
+    parse: Callable[[str], Any] = str
+    secret: bool = False
+
+
+def _bool(text: str) -> bool:
+    low = text.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError(f"expected a port 0-65535, got {text!r}")
+    return value
+
+
+def _choice(*options: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in options:
+            raise ValueError(f"expected one of {', '.join(options)}, got {text!r}")
+        return text
+    return parse
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise ValueError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("JCBOT_STORAGE_DIR", "storage", "Runtime data: the SQLite file, mail written as files, the published site."),
+    Setting("JCBOT_DATABASE_URL", None, "SQLAlchemy URL of the database; default a SQLite file in the storage folder. postgresql://... for PostgreSQL."),
+    Setting("JCBOT_RULES_DIR", None, "Folder where rules files are looked up by name; default the shipped rules/."),
+    Setting("JCBOT_TEMPLATES_DIR", None, "Folder of Jinja2 templates; default the shipped templates/."),
+    Setting("JCBOT_SECRET", None, "Secret for reply tokens, sign-in links and session cookies (required by serve outside development; at least 16 characters).", secret=True),
+    Setting("JCBOT_PUBLIC_URL", "http://127.0.0.1:8080", "The address people reach jcbot's web pages at (links in messages)."),
+    Setting("JCBOT_HTTP_HOST", "127.0.0.1", "Interface the HTTP app listens on."),
+    Setting("JCBOT_HTTP_PORT", "8080", "Port the HTTP app listens on.", _port),
+    Setting("JCBOT_MAIL_FROM", "jcbot@localhost", "Sender address of jcbot's mail."),
+    Setting("JCBOT_REPLY_ADDRESS", None, "Address replies go to, as local@domain; each message gets local+token@domain. Default: JCBOT_MAIL_FROM."),
+    Setting("JCBOT_SMTP_HOST", None, "SMTP server for outgoing mail; unset: mail is written as .eml files under storage/mail."),
+    Setting("JCBOT_SMTP_PORT", "587", "SMTP port.", _port),
+    Setting("JCBOT_SMTP_SECURITY", "starttls", "none, starttls or tls (implicit TLS, usually port 465).", _choice("none", "starttls", "tls")),
+    Setting("JCBOT_SMTP_USER", None, "SMTP user name (optional)."),
+    Setting("JCBOT_SMTP_PASSWORD", None, "SMTP password (optional).", secret=True),
+    Setting("JCBOT_SMTP_TIMEOUT", "30", "Seconds before an SMTP attempt is abandoned (and retried later).", _positive),
+    Setting("JCBOT_INBOUND_LMTP_HOST", None, "Interface of jcbot's own LMTP/SMTP listener for replies; unset: no listener."),
+    Setting("JCBOT_INBOUND_LMTP_PORT", "8025", "Port of that listener.", _port),
+    Setting("JCBOT_INBOUND_PROTOCOL", "lmtp", "lmtp or smtp: the protocol of that listener.", _choice("lmtp", "smtp")),
+    Setting("JCBOT_INBOUND_IMAP_HOST", None, "IMAP server to poll for replies; unset: no polling."),
+    Setting("JCBOT_INBOUND_IMAP_PORT", "993", "IMAP port.", _port),
+    Setting("JCBOT_INBOUND_IMAP_SECURITY", "tls", "none, starttls or tls.", _choice("none", "starttls", "tls")),
+    Setting("JCBOT_INBOUND_IMAP_USER", None, "IMAP user name."),
+    Setting("JCBOT_INBOUND_IMAP_PASSWORD", None, "IMAP password.", secret=True),
+    Setting("JCBOT_INBOUND_IMAP_FOLDER", "INBOX", "Folder polled for replies."),
+    Setting("JCBOT_INBOUND_IMAP_DONE_FOLDER", "jcbot-processed", "Folder handled messages are moved to."),
+    Setting("JCBOT_INBOUND_IMAP_INTERVAL", "60", "Seconds between IMAP polls.", _positive),
+    Setting("JCBOT_REQUIRE_DKIM", "false", "Accept a reply only with a valid DKIM signature (or trusted Authentication-Results) for the sender's domain.", _bool),
+    Setting("JCBOT_TRUSTED_AUTHSERV_IDS", "", "Comma-separated authserv-ids whose Authentication-Results headers are trusted."),
+    Setting("JCBOT_SLACK_BOT_TOKEN", None, "Slack bot token (xoxb-...); unset: Slack is off.", secret=True),
+    Setting("JCBOT_SLACK_SIGNING_SECRET", None, "Slack signing secret, to verify requests to /slack/events.", secret=True),
+    Setting("JCBOT_SLACK_APP_TOKEN", None, "Slack app-level token (xapp-...): set it to use Socket Mode instead of HTTP.", secret=True),
+    Setting("JCBOT_SLACK_API_URL", "https://slack.com/api/", "Base URL of Slack's Web API (tests point it at a local fake)."),
+    Setting("JCBOT_SWEEP_INTERVAL", "60", "Seconds between reconciliation sweeps of open proposals.", _positive),
+    Setting("JCBOT_DISPATCH_INTERVAL", "5", "Seconds between outbox dispatcher runs.", _positive),
+    Setting("JCBOT_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR.", _choice("DEBUG", "INFO", "WARNING", "ERROR")),
+)
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+class SettingsError(ValueError):
+    """One or more settings are invalid; `problems` has one line each."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The parsed settings, by lower-case name without the JCBOT_ prefix."""
+
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def storage_path(self) -> Path:
+        return Path(self.storage_dir)
+
+    @property
+    def reply_address(self) -> str:
+        return self.values.get("reply_address_raw") or self.mail_from
+
+
+def load_settings(env: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
+    """Read and validate every JCBOT_* setting; raise SettingsError listing each problem."""
+    source = dict(os.environ if env is None else env)
+    if dotenv is not None and env is None and dotenv.is_file():
+        from dotenv import dotenv_values
+
+        for key, value in dotenv_values(dotenv).items():
+            source.setdefault(key, value or "")
+    problems, values = [], {}
+    for key in source:
+        if key.startswith("JCBOT_") and key not in _BY_NAME and not key.startswith("JCBOT_TEST_"):
+            problems.append(f"{key}: unknown setting (see the README's configuration table)")
+    for s in SETTINGS:
+        raw = source.get(s.name)
+        raw = s.default if raw in (None, "") else raw
+        short = s.name.removeprefix("JCBOT_").lower()
+        try:
+            values[short] = None if raw is None else s.parse(raw)
+        except ValueError as exc:
+            problems.append(f"{s.name}: {exc}")
+    values["reply_address_raw"] = values.pop("reply_address")
+    if values.get("secret") is not None and len(values["secret"]) < 16:
+        problems.append("JCBOT_SECRET: too short, use at least 16 random characters")
+    if problems:
+        raise SettingsError(problems)
+    return Settings(values)
