@@ -1,0 +1,54 @@
+"""The mail sender used when no SMTP server is configured: .eml files a person can open."""
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import tempfile
+from email.utils import parseaddr
+from pathlib import Path
+
+from jcbot.services.dispatcher import PermanentFailure
+from jcbot.store.db import storage_dir
+from jcbot.store.outbox import Outgoing
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9@._+-]+")
+
+
+class FileMailSender:
+    """Writes each outgoing email as `<outbox id>-<recipient>.eml` in a folder."""
+
+    def __init__(self, directory: str | os.PathLike | None = None) -> None:
+        self.directory = Path(directory) if directory is not None else storage_dir() / "mail"
+
+    def path_for(self, message: Outgoing) -> Path:
+        """Where `message` is (or will be) written."""
+        # The bare address ("Alice <a@x.org>" -> a@x.org), only characters safe in file
+        # names on every system, and a bounded length.
+        address = parseaddr(message.recipient)[1] or message.recipient
+        safe = _UNSAFE.sub("_", address).strip("._")[:100] or "recipient"
+        return self.directory / f"{message.id}-{safe}.eml"
+
+    async def send(self, message: Outgoing) -> None:
+        """Write the message's RFC 822 text to its file."""
+        text = message.payload.get("message")
+        if message.channel != "email" or not isinstance(text, str):
+            raise PermanentFailure(
+                f"outbox message {message.id} is not an email with a 'message' text payload"
+            )
+        await asyncio.to_thread(self._write, self.path_for(message), text)
+
+    def _write(self, path: Path, text: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write then rename: a reader (or a crash) never sees half a message, and a
+        # resend after a crash replaces the file instead of adding a second one.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+                out.write(text)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

@@ -1,0 +1,215 @@
+"""Engine, sessions, column types and schema migration shared by every table."""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import DateTime, Engine, Text, create_engine, event, make_url, text
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Session, SQLModel
+
+# Named constraints: SQLite's batch migrations can only drop or alter a constraint by name.
+# Set here because every table module imports this one before defining its tables.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_S = 30
+# Any constant works; it only has to be the same in every jcbot process.
+_MIGRATION_LOCK_KEY = 0x6A63626F74  # "jcbot"
+
+
+def storage_dir() -> Path:
+    """The runtime data folder: JCBOT_STORAGE_DIR, else ./storage (created if missing)."""
+    path = Path(os.environ.get("JCBOT_STORAGE_DIR") or "storage")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def database_url() -> str:
+    """JCBOT_DATABASE_URL, else a SQLite file in the storage folder."""
+    url = os.environ.get("JCBOT_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{(storage_dir() / 'jcbot.sqlite').resolve()}"
+
+
+def normalize_url(url: str) -> str:
+    """Point plain PostgreSQL URLs at the psycopg 3 driver (the only one installed)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    """An engine for `url` (default: database_url()) with jcbot's connection settings."""
+    sa_url = make_url(normalize_url(url or database_url()))
+    if sa_url.get_backend_name() != "sqlite":
+        return create_engine(sa_url, pool_pre_ping=True, **kwargs)
+    memory = sa_url.database in (None, "", ":memory:")
+    if memory:
+        # One shared connection, or each checkout would see its own empty database.
+        kwargs.setdefault("poolclass", StaticPool)
+    else:
+        Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        sa_url,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
+        **kwargs,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take BEGIN away from the sqlite3 module: it skips BEGIN before SELECT,
+        # so a read-then-write transaction would not be isolated.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+        if not memory:
+            # Readers do not block the writer (the dashboard while a sweep writes).
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # IMMEDIATE takes the write lock up front: transactions queue on the busy
+        # timeout instead of failing when a reader later upgrades to a writer, and
+        # check-then-write services (audit chain, outbox claims) are serialised.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """One transaction: commits when the block ends, rolls back if it raises."""
+    # expire_on_commit=False: objects stay readable after the block (CLI output, returns).
+    with Session(engine, expire_on_commit=False) as session:
+        with session.begin():
+            yield session
+
+
+def canonical_json(value: Any) -> str:
+    """The one JSON spelling of `value`: sorted keys, no spaces, UTF-8 kept as is."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
+    )
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable: {value!r}")
+
+
+def iso_utc(instant: datetime) -> str:
+    """`instant` as ISO 8601 in UTC with microseconds and a Z, e.g. 2026-03-01T09:00:00.000000Z."""
+    return require_aware(instant).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def require_aware(instant: datetime) -> datetime:
+    """`instant` itself, or ValueError if it has no time zone."""
+    if not isinstance(instant, datetime):
+        raise TypeError(f"expected a datetime, got {type(instant).__name__}: {instant!r}")
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError(
+            f"naive datetime {instant.isoformat()} refused: jcbot stores instants, "
+            "give a time zone (e.g. datetime(..., tzinfo=UTC) or clock.now())"
+        )
+    return instant
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An instant: stored in UTC, always read back as an aware UTC datetime."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        value = require_aware(value).astimezone(UTC)
+        # SQLite has no time zone type: store naive UTC text, which also sorts correctly.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        # PostgreSQL answers in the session's time zone; normalise to UTC.
+        return value.astimezone(UTC)
+
+
+class JSONText(TypeDecorator[Any]):
+    """JSON stored as canonical text, so the same value is always the same bytes.
+
+    Mutating a loaded dict in place is not detected: assign a new value.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        return None if value is None else canonical_json(value)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> Any:
+        return None if value is None else json.loads(value)
+
+
+def alembic_config(url: str | None = None) -> Any:
+    """An Alembic Config for the shipped migrations, no alembic.ini needed."""
+    from alembic.config import Config
+
+    config = Config()
+    # ConfigParser interpolates %, so a path or URL containing one must be escaped.
+    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
+    if url:
+        config.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
+    return config
+
+
+def init_db(engine: Engine) -> None:
+    """Bring the schema to the newest migration; safe to call at every start."""
+    from alembic import command
+
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # Batch migrations copy a table and drop the old one; with foreign keys on,
+            # that DROP would cascade into child rows. The pragma is a no-op inside a
+            # transaction, so it is sent on the raw connection before BEGIN.
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    # Two processes starting at once must not both run a migration.
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
+                config = alembic_config()
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(
+                            f"migration left rows with dangling foreign keys: {broken[:5]}"
+                        )
+        finally:
+            if sqlite:
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")

@@ -1,0 +1,210 @@
+"""The transactional outbox: messages written with the change that causes them, sent later."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+from sqlalchemy import CheckConstraint, Column, Index, Text, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Field, Session, SQLModel
+
+from jcbot.store.db import JSONText, UTCDateTime, require_aware
+
+CHANNELS = ("email", "slack")
+STATUSES = ("pending", "sending", "sent", "failed")
+# How long a claim lasts: a worker that dies mid-send leaves the message 'sending'
+# and another claims it once this has passed.
+LEASE = timedelta(minutes=5)
+FIRST_RETRY = timedelta(seconds=30)
+MAX_RETRY = timedelta(hours=1)
+_FINAL = ("sent", "failed")
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message to send on a channel, with its delivery state."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (
+        CheckConstraint("channel IN ('email', 'slack')", name="channel"),
+        CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed')", name="status"),
+        # What claim_due scans.
+        Index("ix_outbox_message_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    channel: str = Field(max_length=16)
+    kind: str = Field(max_length=64)
+    recipient: str = Field(max_length=320)
+    dedupe_key: str = Field(max_length=255, unique=True)
+    payload: dict = Field(sa_column=Column(JSONText(), nullable=False))
+    committee_id: int | None = Field(default=None, index=True)
+    proposal_id: int | None = Field(default=None, index=True)
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A claimed message, detached from the database, as handed to a sender."""
+
+    id: int
+    channel: str
+    kind: str
+    recipient: str
+    dedupe_key: str
+    payload: dict
+    attempt: int
+    committee_id: int | None = None
+    proposal_id: int | None = None
+
+
+def email_payload(message: EmailMessage | str, *, mail_from: str, rcpt_to: list[str]) -> dict:
+    """An email outbox payload: the RFC 822 text and its envelope."""
+    return {"message": str(message), "mail_from": mail_from, "rcpt_to": list(rcpt_to)}
+
+
+def slack_payload(method: str, **arguments: Any) -> dict:
+    """A Slack outbox payload: a Web API method and its arguments."""
+    return {"method": method, "arguments": arguments}
+
+
+def backoff(attempt: int) -> timedelta:
+    """The wait after failed attempt number `attempt`: 30 s, 1 min, 2 min... capped at 1 h."""
+    # Deterministic (no jitter) so tests and operators can predict the next attempt.
+    return min(FIRST_RETRY * 2 ** min(max(attempt, 1) - 1, 16), MAX_RETRY)
+
+
+def enqueue(
+    session: Session, *, now: datetime, channel: str, kind: str, recipient: str,
+    dedupe_key: str, payload: dict, committee_id: int | None = None,
+    proposal_id: int | None = None,
+) -> OutboxMessage:
+    """Record a message to send, once per dedupe_key, in the caller's transaction."""
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}: expected one of {', '.join(CHANNELS)}")
+    values = dict(
+        created_at=require_aware(now), channel=channel, kind=kind, recipient=recipient,
+        dedupe_key=dedupe_key, payload=payload, committee_id=committee_id,
+        proposal_id=proposal_id, status="pending", attempts=0, next_attempt_at=now,
+    )
+    dialect = session.get_bind().dialect.name
+    insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}.get(dialect)
+    if insert is None:
+        raise NotImplementedError(f"the outbox supports SQLite and PostgreSQL, not {dialect}")
+    # ON CONFLICT DO NOTHING rather than select-then-insert: two transactions
+    # enqueuing the same key at once must not fail, and the first one wins.
+    session.execute(
+        insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    )
+    query = select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key)
+    return session.scalars(query.execution_options(populate_existing=True)).one()
+
+
+def claim_due(
+    session: Session, now: datetime, limit: int, *, channels: tuple[str, ...] | None = None,
+    lease: timedelta = LEASE,
+) -> list[Outgoing]:
+    """Mark up to `limit` due messages 'sending' under a lease and return them."""
+    due = (
+        select(OutboxMessage)
+        .where(OutboxMessage.status.in_(("pending", "sending")))
+        .where(OutboxMessage.next_attempt_at <= require_aware(now))
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+        .execution_options(populate_existing=True)
+    )
+    if channels is not None:
+        due = due.where(OutboxMessage.channel.in_(channels))
+    if session.get_bind().dialect.name == "postgresql":
+        # Several dispatchers share the work; each takes rows no other one holds.
+        due = due.with_for_update(skip_locked=True)
+    claimed = []
+    for row in session.scalars(due):
+        if row.status == "sending":
+            row.last_error = f"attempt {row.attempts} did not report back within the lease (crash?)"
+        row.status, row.attempts, row.next_attempt_at = "sending", row.attempts + 1, now + lease
+        claimed.append(Outgoing(
+            id=row.id, channel=row.channel, kind=row.kind, recipient=row.recipient,
+            dedupe_key=row.dedupe_key, payload=row.payload, attempt=row.attempts,
+            committee_id=row.committee_id, proposal_id=row.proposal_id,
+        ))
+    session.flush()
+    return claimed
+
+
+def _current(session: Session, message_id: int, attempt: int | None) -> OutboxMessage | None:
+    # An outcome from a worker whose lease was taken over (attempt no longer current)
+    # must not overwrite the newer attempt's state.
+    row = session.get(OutboxMessage, message_id, with_for_update=True, populate_existing=True)
+    if row is None:
+        raise LookupError(f"no outbox message {message_id}")
+    if row.status in _FINAL or (attempt is not None and row.attempts != attempt):
+        return None
+    return row
+
+
+def mark_sent(session: Session, message_id: int, *, now: datetime) -> None:
+    """Record that the message went out."""
+    row = session.get(OutboxMessage, message_id, with_for_update=True, populate_existing=True)
+    if row is None:
+        raise LookupError(f"no outbox message {message_id}")
+    # Delivered is delivered, even if reported by a worker whose lease had expired.
+    if row.status != "sent":
+        row.status, row.sent_at = "sent", require_aware(now)
+    session.flush()
+
+
+def mark_retry(
+    session: Session, message_id: int, *, now: datetime, error: str,
+    retry_after: timedelta | None = None, attempt: int | None = None,
+) -> datetime | None:
+    """Schedule another attempt after a temporary failure; return when (None if stale)."""
+    row = _current(session, message_id, attempt)
+    if row is None:
+        return None
+    delay = retry_after if retry_after is not None else backoff(row.attempts)
+    row.status, row.last_error = "pending", error
+    row.next_attempt_at = require_aware(now) + delay
+    session.flush()
+    return row.next_attempt_at
+
+
+def mark_failed(
+    session: Session, message_id: int, *, now: datetime, reason: str, attempt: int | None = None,
+) -> bool:
+    """Give up on the message (a permanent refusal), keeping the reason; False if stale."""
+    row = _current(session, message_id, attempt)
+    if row is None:
+        return False
+    row.status, row.last_error, row.next_attempt_at = "failed", reason, require_aware(now)
+    session.flush()
+    return True
+
+
+def requeue(session: Session, message_id: int, *, now: datetime) -> None:
+    """Send a failed message again at `now` (after someone fixed the cause)."""
+    row = session.get(OutboxMessage, message_id, with_for_update=True, populate_existing=True)
+    if row is None or row.status != "failed":
+        raise ValueError(f"outbox message {message_id} is not failed; only failed messages are requeued")
+    row.status, row.next_attempt_at = "pending", require_aware(now)
+    session.flush()
+
+
+def problems(session: Session) -> list[OutboxMessage]:
+    """Messages that failed for good or are being retried, for the co-chairs' view."""
+    query = (
+        select(OutboxMessage)
+        .where(or_(
+            OutboxMessage.status == "failed",
+            OutboxMessage.status.in_(("pending", "sending")) & OutboxMessage.last_error.is_not(None),
+        ))
+        .order_by(OutboxMessage.status, OutboxMessage.next_attempt_at, OutboxMessage.id)
+    )
+    return list(session.scalars(query))
