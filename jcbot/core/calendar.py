@@ -17,6 +17,12 @@ def require_aware(at: datetime, what: str = "instant") -> datetime:
     return at
 
 
+def utc(at: datetime, what: str = "instant") -> datetime:
+    """An aware instant in UTC: Python compares two datetimes sharing a ZoneInfo by wall
+    time (a repeated hour would sort wrongly), so the core keeps every instant in UTC."""
+    return require_aware(at, what).astimezone(UTC)
+
+
 def start_of_day(day: date, tz: ZoneInfo) -> datetime:
     """The first instant of `day` in `tz`, in UTC.
 
@@ -63,7 +69,8 @@ def period_deadline(distributed_at: datetime, ed: ElectronicDecision, tz: ZoneIn
     require_aware(distributed_at, "distributed_at")
     n = ed.objection_period_days
     if ed.period_ends == "exact":
-        return (distributed_at + timedelta(days=n)).astimezone(UTC)
+        # In UTC: adding days to a ZoneInfo datetime moves the wall clock, not N x 24 h.
+        return utc(distributed_at) + timedelta(days=n)
     return start_of_day(local_date(distributed_at, tz) + timedelta(days=n + 1), tz)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from jcbot.core.calendar import period_day, period_deadline, require_aware
+from jcbot.core.calendar import period_day, period_deadline, require_aware, utc
 from jcbot.core.errors import AssertionRefused, DistributionRefused
 from jcbot.core.roster import GOVERNMENTS, Government, Roster
 from jcbot.core.trace import Step, describe_at
@@ -43,6 +43,8 @@ class Assertion:
     # The seats it also asserts, if fixed when it was made (equal instants in file order);
     # None: read from the roster at `at`.
     seats: tuple[Government, ...] | None = None
+    # How many roster changes preceded it (file order at one instant); None: after them all.
+    seq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ class Verdict:
 
 def distribute(roster: Roster, at: datetime) -> Distribution:
     """Open a version at `at`: refused while a seat is vacant; fixes electorate and deadline."""
-    require_aware(at, "distributed_at")
+    at = utc(at, "distributed_at")
     vacant = roster.vacant_seats(at)
     if vacant:
         seats = " and ".join(f"the {s} co-chair seat" for s in vacant)
@@ -138,8 +140,20 @@ class _State:
 
 
 # Order of facts at one instant: the deadline first (so a state reached before it is
-# judged "at the deadline"), then departures, assertions and closures in recorded order.
-_DEADLINE, _LEAVE, _ASSERT, _CLOSE = 0, 1, 2, 3
+# judged "at the deadline"), then departures and assertions in the order they happened
+# (roster change numbers; an assertion without one comes after the departures), then a
+# co-chairs' closure. Every instant is taken in UTC so a repeated local hour sorts right.
+_INF = float("inf")
+
+
+def _facts(dist: Distribution, roster: Roster, assertions, now: datetime, closure: Closure | None) -> list[tuple]:
+    facts: list[tuple] = [((utc(dist.deadline), 0, 0, 0, 0), "deadline", None)]
+    facts += [((utc(t), 1, seq, 0, i), "leave", m)
+              for i, (t, seq, m) in enumerate(roster.departures(dist.electorate, dist.distributed_at))]
+    facts += [((utc(a.at), 1, _INF if a.seq is None else a.seq, 1, i), "assert", a) for i, a in enumerate(assertions)]
+    if closure is not None:
+        facts.append(((utc(closure.at), 2, 0, 0, 0), "close", closure))
+    return sorted((f for f in facts if f[0][0] <= now), key=lambda f: f[0])
 
 
 def evaluate(
@@ -147,15 +161,10 @@ def evaluate(
     now: datetime, closure: Closure | None = None,
 ) -> Verdict:
     """The verdict on `dist` at `now`, from the facts recorded up to `now`."""
-    require_aware(now, "now")
+    now = utc(now, "now")
     ed = roster.rules.electronic_decision
     tz = roster.rules.tz
-    facts: list[tuple[datetime, int, int, object]] = [(dist.deadline, _DEADLINE, 0, None)]
-    facts += [(t, _LEAVE, i, m) for i, (t, m) in enumerate(roster.departures(dist.electorate, dist.distributed_at))]
-    facts += [(a.at, _ASSERT, i, a) for i, a in enumerate(assertions)]
-    if closure is not None:
-        facts.append((closure.at, _CLOSE, 0, closure))
-    facts = sorted((f for f in facts if f[0] <= now), key=lambda f: (f[0], f[1], f[2]))
+    facts = _facts(dist, roster, assertions, now, closure)
 
     st = _State(active=set(dist.electorate))
     trace = [Step(dist.distributed_at, "distributed",
@@ -166,9 +175,10 @@ def evaluate(
     lapsed_at: datetime | None = None
     closed: Closure | None = None
 
-    for at, kind, _, fact in facts:
+    for key, kind, fact in facts:
+        at = key[0]
         settled = adopted_at is not None and at > adopted_at or lapsed_at is not None or closed is not None
-        if kind == _ASSERT:
+        if kind == "assert":
             a: Assertion = fact  # type: ignore[assignment]
             if a.position == "negative":
                 st.escalations.append(a)
@@ -178,14 +188,14 @@ def evaluate(
             _apply_assertion(st, a, dist, roster, ed.withdrawn_negative_counts, trace, tz)
         elif settled:
             continue
-        elif kind == _LEAVE:
+        elif kind == "leave":
             st.active.discard(fact)  # type: ignore[arg-type]
             trace.append(Step(at, "departure", f"{fact} leaves the JC"))
-        elif kind == _DEADLINE:
+        elif kind == "deadline":
             st.deadline_passed = True
             st.seats_ok_at_deadline = all(p == "affirmative" for p in st.seats.values())
             trace.append(Step(at, "deadline", _deadline_text(st)))
-        elif kind == _CLOSE and adopted_at is None:
+        elif kind == "close" and adopted_at is None:
             closed = fact  # type: ignore[assignment]
             trace.append(Step(at, "closed", f"the co-chairs' outcome: {closed.status}"))
             continue
@@ -195,7 +205,7 @@ def evaluate(
             if unanimous or no_obj:
                 adopted_at, basis = at, ("unanimous" if unanimous else "no_objection")
                 trace.append(Step(at, "adopted", _adoption_text(basis)))
-            elif kind == _DEADLINE and ed.cochairs_must_affirm_within_period and not st.counting:
+            elif kind == "deadline" and ed.cochairs_must_affirm_within_period and not st.counting:
                 lapsed_at = at
                 trace.append(Step(at, "lapsed", "no negative, but the co-chairs had not both affirmed within the period "
                                                 "(cochairs_must_affirm_within_period)"))
@@ -215,7 +225,7 @@ def evaluate(
         status = "objected"
     else:
         status = "open"
-    asserted = {a.member for a in assertions if a.at <= now}
+    asserted = {a.member for a in assertions if utc(a.at) <= now}
     awaiting = tuple(m for m in dist.electorate if roster.is_active(m, now) and m not in asserted)
     final = status in ("adopted", "lapsed", "withdrawn", "superseded", "referred")
     return Verdict(

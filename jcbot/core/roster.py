@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
-from jcbot.core.calendar import add_term, require_aware
+from jcbot.core.calendar import add_term, utc
 from jcbot.core.errors import RosterError
 from jcbot.core.rules import Rules
 
@@ -43,6 +43,7 @@ class Membership:
     member: str
     government: Government
     span: Span
+    end_seq: int | None = None  # the roster change that ended it
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class Roster:
     terms: tuple[Term, ...] = ()
     designations: tuple[Designation, ...] = ()
     last_change: datetime | None = field(default=None)
+    changes: int = 0  # how many changes were applied: orders changes and assertions at one instant
 
     # ---- queries -------------------------------------------------------------
     def membership(self, member: str, at: datetime) -> Membership | None:
@@ -118,18 +120,18 @@ class Roster:
     def vacant_seats(self, at: datetime) -> tuple[Government, ...]:
         return tuple(s for s in GOVERNMENTS if self.holder(s, at) is None)
 
-    def departures(self, members: frozenset[str] | tuple[str, ...], after: datetime) -> tuple[tuple[datetime, str], ...]:
-        """When each of `members` stopped being active after `after`, in time order."""
+    def departures(self, members: frozenset[str] | tuple[str, ...], after: datetime) -> tuple[tuple[datetime, int, str], ...]:
+        """When each of `members` stopped being active after `after` (instant, change number, member), in order."""
         out = [
-            (m.span.end, m.member) for m in self.memberships
+            (m.span.end, m.end_seq or 0, m.member) for m in self.memberships
             if m.member in members and m.span.end is not None and m.span.end >= after
             and not self.is_active(m.member, m.span.end)  # a re-designation the same instant is no departure
         ]
-        return tuple(sorted(out, key=lambda p: p[0]))
+        return tuple(sorted(out, key=lambda p: (p[0], p[1])))
 
     # ---- changes -------------------------------------------------------------
     def _at(self, at: datetime) -> datetime:
-        require_aware(at)
+        at = utc(at)
         if self.last_change is not None and at < self.last_change:
             raise RosterError(
                 f"changes must be recorded in time order: {at.isoformat()} is before "
@@ -152,7 +154,8 @@ class Roster:
                 f"the cap is {cap} (membership.max_members_per_government)"
             )
         return replace(
-            self, memberships=self.memberships + (Membership(member, government, Span(at)),), last_change=at
+            self, memberships=self.memberships + (Membership(member, government, Span(at)),), last_change=at,
+            changes=self.changes + 1,
         )
 
     def remove_member(self, member: str, at: datetime) -> Roster:
@@ -161,10 +164,10 @@ class Roster:
         if not self.is_active(member, at):
             raise RosterError(f"{member} is not an active member of the JC")
         memberships = tuple(
-            replace(m, span=m.span.closed_at(at)) if m.member == member and m.span.contains(at) else m
+            replace(m, span=m.span.closed_at(at), end_seq=self.changes + 1) if m.member == member and m.span.contains(at) else m
             for m in self.memberships
         )
-        r = replace(self, memberships=memberships, last_change=at)
+        r = replace(self, memberships=memberships, last_change=at, changes=self.changes + 1)
         for seat in GOVERNMENTS:
             if r.holder(seat, at) == member:
                 r = r._end_term(seat, at)
@@ -187,7 +190,7 @@ class Roster:
         # The new co-chair cannot stay the other co-chair's alternate.
         r = r._end_designations(at, lambda d: d.alternate == member)
         end = add_term(at, self.rules.cochairs.term_length, self.rules.tz)
-        return replace(r, terms=r.terms + (Term(seat, member, Span(at, end)),), last_change=at)
+        return replace(r, terms=r.terms + (Term(seat, member, Span(at, end)),), last_change=at, changes=self.changes + 1)
 
     def designate_alternate(self, cochair: str, alternate: str, at: datetime) -> Roster:
         """A co-chair names one alternate (replacing any earlier one)."""
@@ -206,7 +209,7 @@ class Roster:
         assert term is not None
         r = self._end_designations(at, lambda d: d.seat == seat)
         d = Designation(seat, cochair, alternate, Span(at, term.span.end))
-        return replace(r, designations=r.designations + (d,), last_change=at)
+        return replace(r, designations=r.designations + (d,), last_change=at, changes=self.changes + 1)
 
     def revoke_alternate(self, cochair: str, at: datetime) -> Roster:
         """A co-chair revokes their alternate."""
@@ -214,7 +217,7 @@ class Roster:
         seats = [s for s in GOVERNMENTS if self.holder(s, at) == cochair]
         if not seats or self.alternate(seats[0], at) is None:
             raise RosterError(f"{cochair} has no alternate to revoke")
-        return self._end_designations(at, lambda d: d.seat == seats[0])
+        return replace(self._end_designations(at, lambda d: d.seat == seats[0]), changes=self.changes + 1)
 
     def _end_term(self, seat: Government, at: datetime) -> Roster:
         terms = tuple(

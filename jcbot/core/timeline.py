@@ -111,7 +111,7 @@ def replay(data: Any, rules: Rules) -> Replay:
             # The seats are those of this instant in file order: a revocation listed after
             # the assertion at the same instant does not reach back (PROCEDURE 4).
             seats = roster.seats_spoken_for(body["member"], at)
-            assertions.append(Assertion(body["member"], body["assert"], at, body.get("opinion"), ref=where, seats=seats))
+            assertions.append(Assertion(body["member"], body["assert"], at, body.get("opinion"), ref=where, seats=seats, seq=roster.changes))
         else:
             roster = _step(_ROSTER_EVENTS[kind](body, at), roster, where)
     last = max([dist.deadline] + [e[0] for e in parsed])

@@ -134,4 +134,5 @@ def test_changes_must_come_in_time_order():
 
 def test_departures_are_reported_in_time_order():
     ro = roster().remove_member("oyun", T0 + timedelta(days=2)).remove_member("sato", T0 + timedelta(days=3))
-    assert ro.departures(("sato", "oyun"), T0) == ((T0 + timedelta(days=2), "oyun"), (T0 + timedelta(days=3), "sato"))
+    # (instant, roster change number, member): 6 changes set the roster up, then two departures.
+    assert ro.departures(("sato", "oyun"), T0) == ((T0 + timedelta(days=2), 7, "oyun"), (T0 + timedelta(days=3), 8, "sato"))
