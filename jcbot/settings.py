@@ -59,7 +59,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("JCBOT_RULES_DIR", None, "Folder where rules files are looked up by name; default the shipped rules/."),
     Setting("JCBOT_TEMPLATES_DIR", None, "Folder of Jinja2 templates; default the shipped templates/."),
     Setting("JCBOT_SECRET", None, "Secret for reply tokens, sign-in links and session cookies (required by serve outside development; at least 16 characters).", secret=True),
-    Setting("JCBOT_PUBLIC_URL", "http://127.0.0.1:8080", "The address people reach jcbot's web pages at (links in messages)."),
+    Setting("JCBOT_PUBLIC_URL", None, "The address people reach jcbot's web pages at (links in messages); default http://HOST:PORT of the HTTP app."),
     Setting("JCBOT_HTTP_HOST", "127.0.0.1", "Interface the HTTP app listens on."),
     Setting("JCBOT_HTTP_PORT", "8080", "Port the HTTP app listens on.", _port),
     Setting("JCBOT_MAIL_FROM", "jcbot@localhost", "Sender address of jcbot's mail."),
@@ -87,6 +87,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("JCBOT_SLACK_SIGNING_SECRET", None, "Slack signing secret, to verify requests to /slack/events.", secret=True),
     Setting("JCBOT_SLACK_APP_TOKEN", None, "Slack app-level token (xapp-...): set it to use Socket Mode instead of HTTP.", secret=True),
     Setting("JCBOT_SLACK_API_URL", "https://slack.com/api/", "Base URL of Slack's Web API (tests point it at a local fake)."),
+    Setting("JCBOT_SLACK_CHANNEL", None, "Slack channel id (C...) where adoptions, withdrawals and referrals are announced; unset: no announcements."),
     Setting("JCBOT_SWEEP_INTERVAL", "60", "Seconds between reconciliation sweeps of open proposals.", _positive),
     Setting("JCBOT_DISPATCH_INTERVAL", "5", "Seconds between outbox dispatcher runs.", _positive),
     Setting("JCBOT_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR.", _choice("DEBUG", "INFO", "WARNING", "ERROR")),
@@ -144,6 +145,10 @@ def load_settings(env: Mapping[str, str] | None = None, dotenv: Path | None = Pa
         except ValueError as exc:
             problems.append(f"{s.name}: {exc}")
     values["reply_address_raw"] = values.pop("reply_address")
+    if not problems and not values.get("public_url"):
+        values["public_url"] = f"http://{values['http_host']}:{values['http_port']}"
+    if values.get("public_url"):
+        values["public_url"] = values["public_url"].rstrip("/")
     if values.get("secret") is not None and len(values["secret"]) < 16:
         problems.append("JCBOT_SECRET: too short, use at least 16 random characters")
     if problems:

@@ -1,0 +1,115 @@
+"""Members' clicks: Affirm records at once; Object... opens the modal whose submission records."""
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import defaultdict
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from jcbot.channels.slack import blocks, modals
+from jcbot.channels.slack.commands import publish_home
+from jcbot.channels.slack.compose import proposal_link
+from jcbot.channels.slack.people import call, place_of, refused, tell, who
+from jcbot.core.errors import ProcedureError
+from jcbot.services.assertions import record_assertion
+from jcbot.services.context import ServiceContext, ServiceError
+from jcbot.services.queries import ProposalView, show
+from jcbot.services.roster import committee_rules
+from jcbot.services.slack_identity import assertion, committee_of, repeated_click
+
+REFUSALS = (ServiceError, ProcedureError)
+
+
+def proposal_data(view: ProposalView, tz: str | None) -> dict:
+    """A proposal view in the shape of notice data, to draw the distribution message again."""
+    c, p, v = view.committee, view.proposal, view.version
+    return {"committee": {"name": c.name, "timezone": c.timezone}, "recipient": {"timezone": tz},
+            "proposal": {"ref": p.ref, "version": v.version, "title": v.title, "text": v.text, "items": list(view.items),
+                         "deadline": v.deadline.isoformat() if v.deadline else None, "status": v.status,
+                         "period_days": committee_rules(c).electronic_decision.objection_period_days}}
+
+
+class Asserting:
+    """Turns Affirm / Object... into record_assertion, once per click."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+        # One click at a time per user in this process, so that a double click finds the
+        # first one recorded (repeated_click) instead of racing it.
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def _seat(self, client: AsyncWebClient, user: str, ref: str, place: dict):
+        try:
+            committee_id = await call(committee_of, self.ctx, ref)
+        except ServiceError as refusal:
+            await tell(client, user, place, refused(refusal))
+            return None
+        seat = (await who(self.ctx, client, user, committee_id)).seat_in(committee_id)
+        if seat is None:
+            await tell(client, user, place, f"Only members of the Joint Committee assert on {ref}, and jcbot does not "
+                                            "know you as one. Nothing was recorded.")
+        return seat
+
+    async def affirm(self, body: dict, client: AsyncWebClient) -> None:
+        """A click on Affirm (or Change to Affirm)."""
+        action = body["actions"][0]
+        _, ref, version = blocks.parse_action(action["action_id"])
+        user, place = body["user"]["id"], place_of(body)
+        await self.record(client, user, place, ref, version, "affirmative", None,
+                          f"slack:{action['action_ts']}:{user}", (body.get("message") or {}).get("blocks"))
+
+    async def open_objection(self, body: dict, client: AsyncWebClient) -> None:
+        """A click on Object...: the modal asking for the opinion."""
+        _, ref, version = blocks.parse_action(body["actions"][0]["action_id"])
+        user, place = body["user"]["id"], place_of(body)
+        if await self._seat(client, user, ref, place) is None:
+            return
+        view = await call(show, self.ctx, ref)
+        if view.version.version != version or view.version.status not in blocks.OPEN:
+            now = f"version {view.version.version} is {view.version.status}" if view.version.version != version else \
+                f"it is {view.version.status}"
+            await tell(client, user, place, f"{ref}: this message is about version {version}, and {now}. "
+                                            "Nothing was recorded.")
+            return
+        await client.views_open(trigger_id=body["trigger_id"],
+                                view=modals.objection_modal(ref, version, view.version.title, {"place": place}))
+
+    async def submit_objection(self, body: dict, view: dict, client: AsyncWebClient) -> None:
+        """The modal's submission: a negative with its opinion."""
+        _, ref, version = blocks.parse_action(view["callback_id"])
+        user = body["user"]["id"]
+        place = json.loads(view.get("private_metadata") or "{}").get("place") or {}
+        await self.record(client, user, place, ref, version, "negative", modals.view_value(view, "opinion"),
+                          f"slack:{view['id']}:{user}", None)
+
+    async def record(self, client: AsyncWebClient, user: str, place: dict, ref: str, version: int, position: str,
+                     opinion: str | None, evidence: str, shown: list[dict] | None) -> None:
+        """Record the assertion (or refuse and say why), then show the position where the click came from."""
+        seat = await self._seat(client, user, ref, place)
+        if seat is None:
+            return
+        async with self._locks[user]:
+            done = None
+            if not await call(repeated_click, self.ctx, ref, seat.handle, position, opinion):
+                try:
+                    done = await call(record_assertion, self.ctx, ref, seat.handle, position, channel="slack",
+                                      evidence_key=evidence, actor=f"slack:{user}", opinion=opinion, version=version)
+                except REFUSALS as refusal:
+                    await tell(client, user, place, refused(refusal))
+                    return
+        if done is None or done.duplicate:  # a double click or a Slack retry: recorded once, said once
+            await tell(client, user, place, f"Already recorded: your position on {ref} is {position}.")
+            return
+        if place.get("type") != "message":
+            await publish_home(self.ctx, client, user)
+            return
+        row = await call(assertion, self.ctx, done.assertion_id)
+        tz = seat.timezone or (await call(show, self.ctx, ref)).committee.timezone
+        if shown is None:  # from the modal: the message's blocks are not in the payload; draw them again
+            shown = blocks.distribution(proposal_data(await call(show, self.ctx, ref), tz),
+                                        proposal_link(self.ctx.settings, ref))
+        updated = blocks.with_position(shown, ref, version, position, blocks.when(row.at, tz), opinion,
+                                       open_=done.status in blocks.OPEN and not done.ignored)
+        await client.chat_update(channel=place["channel"], ts=place["ts"], blocks=updated,
+                                 text=f"{ref}: your position is {position}")
