@@ -9,4 +9,5 @@ USER jcbot
 ENV JCBOT_STORAGE_DIR=/data
 VOLUME /data
 EXPOSE 8080
-CMD ["jcbot", "--help"]
+ENV JCBOT_HTTP_HOST=0.0.0.0
+CMD ["jcbot", "serve"]

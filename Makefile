@@ -23,7 +23,7 @@ system-deps:
 
 # Installs jcbot and starts its main job on the embedded defaults.
 run: install
-	$(BIN)/jcbot --help
+	$(BIN)/jcbot serve
 
 # Installs everything the tests need and runs the whole suite.
 test: system-deps install-test

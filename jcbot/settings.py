@@ -145,6 +145,11 @@ def load_settings(env: Mapping[str, str] | None = None, dotenv: Path | None = Pa
         except ValueError as exc:
             problems.append(f"{s.name}: {exc}")
     values["reply_address_raw"] = values.pop("reply_address")
+    reply = values.get("reply_address_raw") or values.get("mail_from") or ""
+    local, at, domain = reply.rpartition("@")
+    if not at or not local or not domain or "+" in local:
+        problems.append(f"JCBOT_REPLY_ADDRESS/JCBOT_MAIL_FROM: {reply!r} must be local@domain without '+' "
+                        "(replies go to local+token@domain)")
     if not problems and not values.get("public_url"):
         values["public_url"] = f"http://{values['http_host']}:{values['http_port']}"
     if values.get("public_url"):

@@ -40,20 +40,26 @@ def _mount() -> None:
     app.add_typer(committee.member_app, name="member")
     app.add_typer(committee.cochair_app, name="cochair")
     app.add_typer(committee.alternate_app, name="alternate")
+    app.add_typer(committee.secretariat_app, name="secretariat")
     app.add_typer(proposal.app, name="proposal")
     app.command("assert")(proposal.assert_)
     app.command("pending")(proposal.pending)
     app.command("evaluate")(proposal.evaluate)
     app.add_typer(meeting.app, name="meeting")
     app.add_typer(audit.app, name="audit")
-    for optional in ("mail",):
+    # Groups of the channels and the long-running job: a module exposes `register(app)`
+    # to add commands, or `app` to be mounted as a group of its own name.
+    for optional in ("mail", "serve", "publish", "slack", "remind"):
         try:
             module = __import__(f"jcbot.cli.{optional}", fromlist=["app"])
         except ModuleNotFoundError as exc:
             if exc.name != f"jcbot.cli.{optional}":
                 raise
             continue
-        app.add_typer(module.app, name=optional)
+        if hasattr(module, "register"):
+            module.register(app)
+        else:
+            app.add_typer(module.app, name=optional)
 
 
 _mount()

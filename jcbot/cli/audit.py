@@ -13,8 +13,8 @@ app = typer.Typer(help="The audit record: verify the hash chain, export it.", no
 
 
 @app.command("verify")
-def verify() -> None:
-    """Recompute every hash; name the first broken event (exit 1) or print the head."""
+def verify(published: Path = typer.Option(None, "--published", help="Also check a copy written by `jcbot publish` against the chain.")) -> None:
+    """Recompute every hash; name the first broken event (exit 1) or print the head; --published DIR checks a copy too."""
     with context().tx("reader") as tx:
         result = audit.verify(tx.session)
     if not result.ok:
@@ -22,6 +22,10 @@ def verify() -> None:
         typer.echo(f"audit chain BROKEN at event {event_id}: {reason}", err=True)
         raise typer.Exit(1)
     typer.echo(f"audit chain ok: {result.count} events, head {result.head_hash}")
+    if published is not None:
+        from jcbot.cli.publish import check_published
+
+        check_published(published)
 
 
 @app.command("export")

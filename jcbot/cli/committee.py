@@ -124,3 +124,15 @@ def alternate_revoke(slug: str, cochair: str) -> None:
     with refusals():
         svc.revoke_alternate(context(), slug, cochair, actor())
     typer.echo(f"{slug}: {cochair} has no alternate")
+
+
+secretariat_app = typer.Typer(help="The secretariat: who prepares proposals and sees the dashboard.", no_args_is_help=True)
+
+
+@secretariat_app.command("add")
+def secretariat_add(name: str, email: str = typer.Option(None, "--email"), slack: str = typer.Option(None, "--slack"),
+                    committee: str = typer.Option(None, "--committee", help="One committee; default all.")) -> None:
+    """Register someone of the secretariat (receives digests and duties, may sign in to the dashboard)."""
+    with refusals():
+        s = svc.add_secretariat(context(), name, actor(), slug=committee, email=email, slack_user_id=slack)
+    typer.echo(f"secretariat: {s.name} added")

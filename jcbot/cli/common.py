@@ -65,10 +65,21 @@ def context():
     """The ServiceContext of this invocation (built once)."""
     global _CTX
     if _CTX is None:
+        from sqlalchemy.exc import ArgumentError, OperationalError
+
         from jcbot.app import build_context
 
+        # A database that cannot be reached or a storage folder that cannot be made is
+        # the operator's to fix: say which, in one line, rather than a traceback.
         with refusals():
-            _CTX = build_context()
+            try:
+                _CTX = build_context()
+            except ArgumentError as exc:
+                fail(f"JCBOT_DATABASE_URL: {exc}")
+            except OperationalError as exc:
+                fail(f"cannot open the database: {str(exc.orig or exc).splitlines()[0]}")
+            except OSError as exc:
+                fail(f"storage folder {exc.filename}: {exc.strerror or exc}")
     return _CTX
 
 

@@ -46,7 +46,7 @@ def record_assertion(
         raise ServiceError("an assertion recorded from a letter needs a note (which letter, received when)")
     opinion = opinion.strip() if opinion and opinion.strip() else None
     with ctx.tx(actor) as tx:
-        c, p, v = get_proposal(tx.session, ref)
+        c, p, v = get_proposal(tx.session, ref, lock=True)
         if version is not None and version != v.version:
             old = version_of(tx.session, p, version)
             raise ServiceError(f"{ref} version {old.version} was {old.status}; version {v.version} is {v.status} now")
@@ -63,10 +63,13 @@ def record_assertion(
         if when > tx.now:
             raise ServiceError("an assertion cannot be recorded in the future")
         before = verdict_of(facts, when)
-        settled_at = v.adopted_at or v.lapsed_at
+        # The verdict now, not only the stored status: an adoption at a deadline that no
+        # sweep has recorded yet is just as final as a recorded one.
+        current = verdict_of(facts, tx.now)
+        settled_at = v.adopted_at or v.lapsed_at or current.adopted_at or current.lapsed_at
         if settled_at is not None and when < settled_at:
             # Adoption is final (PROCEDURE 6): a late-recorded letter must not rewrite it.
-            raise ServiceError(f"{ref} was {v.status} at {settled_at.isoformat()}; an assertion dated before that "
+            raise ServiceError(f"{ref} was {current.status} at {settled_at.isoformat()}; an assertion dated before that "
                                "cannot be added now (tell the co-chairs)")
         if v.closed_as is not None or v.status in ("withdrawn", "superseded", "referred"):
             raise ServiceError(f"{ref} version {v.version} is {v.status}; nothing was recorded")

@@ -15,7 +15,7 @@ from jcbot.services.roster import load_roster
 def leave_open(ctx: ServiceContext, ref: str, actor: str, by: str, note: str | None = None) -> str:
     """Record that co-chair (or alternate) `by` leaves `ref` open; returns its status."""
     with ctx.tx(actor) as tx:
-        c, p, v = get_proposal(tx.session, ref)
+        c, p, v = get_proposal(tx.session, ref, lock=True)
         roster = load_roster(tx.session, c)
         if not roster.seats_spoken_for(by, tx.now):
             raise ServiceError(f"{by} is neither a co-chair nor an active alternate, so cannot decide to leave {ref} open")

@@ -5,6 +5,7 @@ The core decides; this module only gathers the facts of a version, asks
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -69,10 +70,16 @@ def settle(tx: Tx, facts: Facts, verdict: Verdict) -> str | None:
         v.basis, v.adopted_at = verdict.basis, verdict.adopted_at
         decision = _record_decision(tx, facts, verdict)
         facts = replace(facts, items=tuple(decision.items))  # notices show the references just given
-        tx.audit("proposal.adopted", subject, {
+        # The event binds what is published (title, items, a hash of the text), so a copy
+        # of the public record can be checked against the chain.
+        ev = tx.audit("proposal.adopted", subject, {
             "version": v.version, "basis": verdict.basis, "adopted_at": verdict.adopted_at,
             "decision": decision.number, "trace": [s.text for s in verdict.trace],
+            "title": decision.title, "items": decision.items,
+            "text_sha256": hashlib.sha256(decision.text.encode("utf-8")).hexdigest(),
         }, facts.committee.id)
+        decision.audit_hash = ev.hash
+        tx.session.add(decision)
         _notify_all(tx, facts, "adoption", {"decision": notices.decision_data(decision)})
     elif verdict.status == "lapsed":
         v.lapsed_at = verdict.lapsed_at
@@ -137,3 +144,17 @@ def _notify_all(tx: Tx, facts: Facts, kind: str, extra: dict) -> None:
         if handle in by_handle:
             tx.notify(notices.proposal_notice(kind, facts, recipient(by_handle[handle]), extra))
     tx.notify(notices.announcement(kind, facts, extra))
+
+
+def settle_committee(tx: Tx, committee: Committee) -> list[tuple[str, str]]:
+    """Re-evaluate every open version of a committee now (after a roster change such as a departure)."""
+    roster = load_roster(tx.session, committee)
+    changed = []
+    q = (select(Proposal, ProposalVersion).join(ProposalVersion, ProposalVersion.proposal_id == Proposal.id)
+         .where(Proposal.committee_id == committee.id, ProposalVersion.status.in_(OPEN_STATUSES)))  # type: ignore[attr-defined]
+    for p, v in tx.session.exec(q):
+        facts = gather(tx.session, committee, p, v, roster)
+        new = settle(tx, facts, verdict_of(facts, tx.now))
+        if new:
+            changed.append((p.ref, new))
+    return changed

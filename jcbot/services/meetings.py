@@ -1,6 +1,7 @@
 """Meetings of the JC and the decisions they took by consensus."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
@@ -29,30 +30,36 @@ def record_meeting(ctx: ServiceContext, slug: str, title: str, held_on: date, pl
         raise ServiceError("a meeting needs a title (e.g. '3rd Joint Committee') and a place")
     with ctx.tx(actor) as tx:
         c = get_committee(tx.session, slug)
-        if held_on > tx.now.date():
+        # "Today" in the committee's calendar: Tokyo's morning is still yesterday in UTC.
+        if held_on > tx.now.astimezone(ZoneInfo(c.timezone)).date():
             raise ServiceError(f"a meeting held on {held_on} is in the future; record it once it took place")
         m = Meeting(committee_id=c.id, title=title.strip(), held_on=held_on, place=place.strip(), recorded_at=tx.now)
         tx.session.add(m)
         tx.session.flush()
         out = []
         for d in decisions:
-            _check_items(d.items)
+            version_id = None
             if d.proposal:
-                pc, p, v = get_proposal(tx.session, d.proposal)
-                if pc.id != c.id or v.status != "referred":
-                    raise ServiceError(f"{d.proposal} is {v.status}, not referred to a meeting of {slug}")
-                p.status = "adopted"
+                pc, p, v = get_proposal(tx.session, d.proposal, lock=True)
+                # The proposal's status, not the version's: the version stays "referred"
+                # (its electronic outcome) while the proposal becomes "adopted", once.
+                if pc.id != c.id or p.status != "referred":
+                    raise ServiceError(f"{d.proposal} is {p.status}, not referred to a meeting of {slug}")
+                p.status, version_id = "adopted", v.id
                 tx.session.add(p)
+            _check_items(d.items)  # after the proposal: "not referred" says more than "no items"
             items = [{"kind": i.kind, "title": i.title,
                       "reference": i.reference or item_reference(tx.session, c, i.kind)} for i in d.items]
             # A meeting records a date, not an instant: noon local marks the day unambiguously.
             adopted_at = datetime.combine(held_on, time(12), tzinfo=ZoneInfo(c.timezone))
             dec = Decision(committee_id=c.id, number=decision_number(tx.session, c, adopted_at), title=d.title,
-                           text=d.text, items=items, basis="meeting", adopted_at=adopted_at, meeting_id=m.id)
+                           text=d.text, items=items, basis="meeting", adopted_at=adopted_at, meeting_id=m.id,
+                           version_id=version_id)
             tx.session.add(dec)
             tx.session.flush()
             ev = tx.audit("decision.recorded", f"decision:{dec.number}", {
                 "meeting": m.title, "held_on": held_on, "place": m.place, "title": d.title, "items": items,
+                "text_sha256": hashlib.sha256(d.text.encode("utf-8")).hexdigest(),
                 "proposal": d.proposal}, c.id)
             dec.audit_hash = ev.hash
             out.append(dec)

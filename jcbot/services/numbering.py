@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from jcbot.store.models import Committee, Counter
@@ -17,17 +18,13 @@ ITEM_KINDS = (
 
 def next_value(session: Session, committee_id: int, name: str) -> int:
     """Increment and return a per-committee counter, inside the caller's transaction."""
-    # UPDATE first: it takes the row lock on PostgreSQL, so two writers cannot read
-    # the same value; the INSERT only happens the first time a counter is used.
-    result = session.execute(
-        update(Counter).where(Counter.committee_id == committee_id, Counter.name == name)
-        .values(value=Counter.value + 1).returning(Counter.value)
-    ).first()
-    if result is not None:
-        return int(result[0])
-    session.add(Counter(committee_id=committee_id, name=name, value=1))
-    session.flush()
-    return 1
+    # One upsert: it takes the row lock, so two writers cannot read the same value, and
+    # a writer racing another's first INSERT waits for it and then increments, where an
+    # UPDATE-then-INSERT would fail on the primary key.
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(Counter).values(committee_id=committee_id, name=name, value=1).on_conflict_do_update(
+        index_elements=["committee_id", "name"], set_={"value": Counter.value + 1}).returning(Counter.value)
+    return int(session.execute(stmt).scalar_one())
 
 
 def _year(committee: Committee, at: datetime) -> int:

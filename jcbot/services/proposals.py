@@ -24,9 +24,13 @@ class Item:
     reference: str | None = None
 
 
-def get_proposal(session: Session, ref: str) -> tuple[Committee, Proposal, ProposalVersion]:
-    """A proposal by its reference, with its committee and current version."""
-    p = session.exec(select(Proposal).where(Proposal.ref == ref)).first()
+def get_proposal(session: Session, ref: str, lock: bool = False) -> tuple[Committee, Proposal, ProposalVersion]:
+    """A proposal by its reference, with its committee and current version (`lock`: for a change)."""
+    q = select(Proposal).where(Proposal.ref == ref)
+    # Every change to a proposal locks its row first (PostgreSQL; SQLite's BEGIN IMMEDIATE
+    # already serialises writers): two workers settling, or recording the same evidence,
+    # at once must not both act on what they read before the other committed.
+    p = session.exec(q.with_for_update() if lock else q).first()
     if p is None:
         raise ServiceError(f"no proposal {ref!r}")
     c = session.get(Committee, p.committee_id)
@@ -107,7 +111,7 @@ def _distribute(tx: Tx, c: Committee, p: Proposal, v: ProposalVersion, roster: R
 def distribute(ctx: ServiceContext, ref: str, actor: str, by: str | None = None) -> ProposalVersion:
     """Distribute the current draft version to all members (refused while a seat is vacant)."""
     with ctx.tx(actor) as tx:
-        c, p, v = get_proposal(tx.session, ref)
+        c, p, v = get_proposal(tx.session, ref, lock=True)
         if v.distributed_at is not None:
             raise ServiceError(f"{ref} version {v.version} was already distributed ({v.status}); revise it to redistribute")
         roster = load_roster(tx.session, c)
@@ -117,7 +121,7 @@ def distribute(ctx: ServiceContext, ref: str, actor: str, by: str | None = None)
 
 def _close(ctx: ServiceContext, ref: str, actor: str, by: str | None, status: str, note: str | None) -> ProposalVersion:
     with ctx.tx(actor) as tx:
-        c, p, v = get_proposal(tx.session, ref)
+        c, p, v = get_proposal(tx.session, ref, lock=True)
         roster = load_roster(tx.session, c)
         who = _require_cochairs(roster, by, tx, f"mark a proposal {status}")
         _require_open(tx, c, p, v, roster)
@@ -160,7 +164,7 @@ def revise(ctx: ServiceContext, ref: str, actor: str, *, title: str | None = Non
            items: list[Item] | None = None, by: str | None = None, redistribute: bool = True) -> ProposalVersion:
     """A new version (the old one superseded if it was distributed), distributed at once unless asked not to."""
     with ctx.tx(actor) as tx:
-        c, p, old = get_proposal(tx.session, ref)
+        c, p, old = get_proposal(tx.session, ref, lock=True)
         roster = load_roster(tx.session, c)
         who = _require_cochairs(roster, by, tx, "revise a proposal")
         if old.distributed_at is not None:

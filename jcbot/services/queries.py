@@ -75,26 +75,36 @@ class SweepResult:
     changed: list[tuple[str, str]]
 
 
-def open_version_ids(session: Session) -> list[int]:
-    return list(session.exec(select(ProposalVersion.id).where(
-        ProposalVersion.status.in_(OPEN_STATUSES), ProposalVersion.distributed_at.is_not(None))))  # type: ignore[union-attr]
+def open_version_ids(session: Session, deadline_by: datetime | None = None) -> list[int]:
+    """Distributed versions still open (with a deadline at or before `deadline_by`, if given)."""
+    q = select(ProposalVersion.id).where(ProposalVersion.status.in_(OPEN_STATUSES),  # type: ignore[attr-defined]
+                                         ProposalVersion.distributed_at.is_not(None))  # type: ignore[union-attr]
+    if deadline_by is not None:
+        q = q.where(ProposalVersion.deadline <= deadline_by)  # type: ignore[operator]
+    return list(session.exec(q))
 
 
-def sweep(ctx: ServiceContext, actor: str = "scheduler") -> SweepResult:
-    """Evaluate every open proposal now and record what changed, one transaction each.
+def sweep(ctx: ServiceContext, actor: str = "scheduler", full: bool = False) -> SweepResult:
+    """Evaluate open proposals now and record what changed, one transaction each.
 
+    Time alone changes a verdict only at a deadline (assertions, departures and the
+    co-chairs' actions settle their proposals in their own transaction), so a routine
+    sweep looks at proposals whose deadline has passed; `full` looks at every open one.
     Adoption is recorded at the instant the core gives (the deadline, or the assertion
     that completed it), however late the sweep runs; a second sweep changes nothing.
     """
     with ctx.tx(actor) as tx:
-        ids = open_version_ids(tx.session)
+        ids = open_version_ids(tx.session, None if full else tx.now)
     changed = []
     for vid in ids:
         with ctx.tx(actor) as tx:
+            # Lock the proposal first, as every change does, then read the version: a
+            # sweep on another machine or an assertion arriving now has committed by then.
+            pid = tx.session.exec(select(ProposalVersion.proposal_id).where(ProposalVersion.id == vid)).one()
+            p = tx.session.get(Proposal, pid, with_for_update=True)
             v = tx.session.get(ProposalVersion, vid)
             if v is None or v.status not in OPEN_STATUSES:
                 continue  # settled meanwhile by another worker
-            p = tx.session.get(Proposal, v.proposal_id)
             c = tx.session.get(Committee, p.committee_id)  # type: ignore[union-attr]
             facts: Facts = gather(tx.session, c, p, v)  # type: ignore[arg-type]
             new = settle(tx, facts, verdict_of(facts, tx.now))

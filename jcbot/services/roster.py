@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from jcbot.core.roster import Roster
 from jcbot.core.rules import Rules, rules_from_text
 from jcbot.services.context import ServiceContext, ServiceError, Tx
-from jcbot.store.models import Committee, Member, RosterChange
+from jcbot.store.models import Committee, Member, Proposal, RosterChange, Secretariat
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _HANDLE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
@@ -73,6 +73,9 @@ def _apply(roster: Roster, kind: str, member: str, government: str | None, other
 
 def _change(tx: Tx, committee: Committee, kind: str, member: str, government: str | None = None, other: str | None = None) -> Roster:
     """Check a change with the core, store it and audit it; returns the new roster."""
+    # Lock the committee before reading its roster (PostgreSQL; SQLite's BEGIN IMMEDIATE
+    # already serialises writers): two designations at once must not both pass the cap.
+    tx.session.exec(select(Committee.id).where(Committee.id == committee.id).with_for_update()).one()
     roster = _apply(load_roster(tx.session, committee), kind, member, government, other, tx.now)
     tx.session.add(RosterChange(committee_id=committee.id, at=tx.now, kind=kind, member=member,
                                 government=government, other=other))
@@ -89,6 +92,12 @@ def create_committee(ctx: ServiceContext, slug: str, rules_text: str, rules_sour
     with ctx.tx(actor) as tx:
         if tx.session.exec(select(Committee).where(Committee.slug == slug)).first():
             raise ServiceError(f"committee {slug!r} already exists")
+        # The code prefixes every public number (MN-2026-004, MN-P-2026-001) and proposals
+        # are found by reference alone: a shared code would make both ambiguous.
+        same_code = tx.session.exec(select(Committee).where(Committee.code == rules.committee.code)).first()
+        if same_code:
+            raise ServiceError(f"code {rules.committee.code!r} is already used by committee {same_code.slug}; "
+                               f"give this committee its own committee.code in {rules_source}")
         c = Committee(slug=slug, name=rules.committee.name, host_country=rules.committee.host_country,
                       code=rules.committee.code, timezone=rules.timezone, rules_source=rules_source,
                       rules_yaml=rules_text, created_at=tx.now)
@@ -99,11 +108,7 @@ def create_committee(ctx: ServiceContext, slug: str, rules_text: str, rules_sour
         return c
 
 
-def add_member(ctx: ServiceContext, slug: str, handle: str, government: str, actor: str, *, name: str | None = None,
-               email: str | None = None, slack_user_id: str | None = None, timezone: str | None = None) -> Member:
-    """Designate a member (the cap is the core's to enforce)."""
-    if not _HANDLE.match(handle):
-        raise ServiceError(f"member id {handle!r}: use lower-case letters, digits, '.', '_' or '-'")
+def _check_contact(handle: str, email: str | None, timezone: str | None) -> None:
     if timezone:
         try:
             ZoneInfo(timezone)
@@ -111,6 +116,14 @@ def add_member(ctx: ServiceContext, slug: str, handle: str, government: str, act
             raise ServiceError(f"{handle}: unknown time zone {timezone!r} (an IANA name such as Asia/Tokyo)") from None
     if email is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
         raise ServiceError(f"{handle}: {email!r} is not an email address")
+
+
+def add_member(ctx: ServiceContext, slug: str, handle: str, government: str, actor: str, *, name: str | None = None,
+               email: str | None = None, slack_user_id: str | None = None, timezone: str | None = None) -> Member:
+    """Designate a member (the cap is the core's to enforce)."""
+    if not _HANDLE.match(handle):
+        raise ServiceError(f"member id {handle!r}: use lower-case letters, digits, '.', '_' or '-'")
+    _check_contact(handle, email, timezone)
     with ctx.tx(actor) as tx:
         c = get_committee(tx.session, slug)
         _change(tx, c, "add_member", handle, government)
@@ -129,9 +142,15 @@ def add_member(ctx: ServiceContext, slug: str, handle: str, government: str, act
 def update_member(ctx: ServiceContext, slug: str, handle: str, actor: str, **contact: str | None) -> Member:
     """Change a member's contact details (email, Slack user id, time zone, name)."""
     allowed = {"name", "email", "slack_user_id", "timezone"}
+    unknown = sorted(set(contact) - allowed)
+    if unknown:
+        raise ServiceError(f"{handle}: cannot update {', '.join(unknown)} (only {', '.join(sorted(allowed))})")
+    _check_contact(handle, contact.get("email"), contact.get("timezone"))
     with ctx.tx(actor) as tx:
         m = get_member(tx.session, get_committee(tx.session, slug), handle)
-        changed = {k: v for k, v in contact.items() if k in allowed and v is not None}
+        changed = {k: v for k, v in contact.items() if v is not None}
+        if not changed:
+            raise ServiceError(f"{handle}: nothing to update (give a name, email, Slack user id or time zone)")
         for k, v in changed.items():
             setattr(m, k, v)
         tx.session.add(m)
@@ -144,9 +163,19 @@ def remove_member(ctx: ServiceContext, slug: str, handle: str, actor: str) -> Me
     with ctx.tx(actor) as tx:
         c = get_committee(tx.session, slug)
         m = get_member(tx.session, c, handle)
+        # Lock the open proposals the departure may settle before _change takes the audit
+        # chain's lock: every proposal change takes them in that order (proposal, then
+        # audit), and the reverse order deadlocks with an assertion on PostgreSQL.
+        tx.session.exec(select(Proposal.id).where(Proposal.committee_id == c.id, Proposal.status.in_(  # type: ignore[attr-defined]
+            ("open", "objected"))).order_by(Proposal.id).with_for_update()).all()
         _change(tx, c, "remove_member", handle)
         m.left_at = tx.now
         tx.session.add(m)
+        tx.session.flush()
+        # A departure can complete unanimity (PROCEDURE 5 (ii)): settle open proposals now.
+        from jcbot.services.evaluation import settle_committee  # evaluation builds on this module
+
+        settle_committee(tx, c)
         return m
 
 
@@ -166,3 +195,17 @@ def revoke_alternate(ctx: ServiceContext, slug: str, cochair: str, actor: str) -
     """A co-chair revokes their alternate."""
     with ctx.tx(actor) as tx:
         _change(tx, get_committee(tx.session, slug), "revoke_alternate", cochair)
+
+
+def add_secretariat(ctx: ServiceContext, name: str, actor: str, *, slug: str | None = None, email: str | None = None,
+                    slack_user_id: str | None = None) -> Secretariat:
+    """Register someone of the secretariat (of one committee, or of all when `slug` is None)."""
+    if not name.strip():
+        raise ServiceError("a secretariat member needs a name")
+    with ctx.tx(actor) as tx:
+        committee_id = get_committee(tx.session, slug).id if slug else None
+        s = Secretariat(committee_id=committee_id, name=name.strip(), email=email, slack_user_id=slack_user_id)
+        tx.session.add(s)
+        tx.session.flush()
+        tx.audit("secretariat.added", f"secretariat:{s.id}", {"name": s.name, "email": email, "committee": slug}, committee_id)
+        return s

@@ -36,7 +36,10 @@ class FileMailSender:
             raise PermanentFailure(
                 f"outbox message {message.id} is not an email with a 'message' text payload"
             )
-        await asyncio.to_thread(self._write, self.path_for(message), text)
+        from jcbot.channels.email.smtp import with_date  # smtp imports this module's sibling senders
+
+        # A Date header at hand-over, as an SMTP sender adds it, so mail clients sort the files.
+        await asyncio.to_thread(self._write, self.path_for(message), with_date(text))
 
     def _write(self, path: Path, text: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

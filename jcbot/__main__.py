@@ -1,0 +1,4 @@
+"""`python -m jcbot` runs the CLI."""
+from jcbot.cli import main
+
+main()

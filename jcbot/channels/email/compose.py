@@ -1,0 +1,283 @@
+"""Notices as emails: Jinja2 text and HTML parts, threading headers, reply tokens, the .ics.
+
+A notice becomes one RFC 5322 message per recipient with an email address. Its
+Message-ID is derived from the notice key, so a resend of the same notice carries the
+same id and the recipient's mail system can recognise it; every later notice about a
+proposal version points (In-Reply-To/References) at that member's distribution.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import re
+import secrets
+from datetime import datetime, timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from icalendar import Alarm, Calendar, Event
+from jinja2 import ChainableUndefined, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from jcbot.channels.email.parse import accepted_forms_text
+from jcbot.channels.email.tokens import make_token, reply_address
+from jcbot.resources import templates_dir
+from jcbot.services.context import Notice, Rendered
+from jcbot.settings import Settings
+from jcbot.store.outbox import email_payload
+
+log = logging.getLogger(__name__)
+
+# Headers as RFC 5322 wants them on the wire: CRLF, RFC 2047 words for non-ASCII, and
+# bodies in quoted-printable/base64 so the text stays 7-bit (any SMTP server takes it).
+WIRE = SMTP.clone(cte_type="7bit")
+ANSWERABLE = ("distribution", "reminder", "seat_reminder", "confirmation", "refusal")
+# Kinds with templates of their own; any other kind is sent in the generic (digest) form.
+KINDS = ("distribution", "confirmation", "escalation", "reminder", "seat_reminder", "adoption", "withdrawn",
+         "referred", "lapse", "refusal", "digest", "duty")
+
+
+def reply_secret(settings: Settings) -> bytes:
+    """The reply-token secret: JCBOT_SECRET, else a development secret kept in storage/secret."""
+    if settings.secret:
+        return settings.secret.encode("utf-8")
+    path = Path(settings.storage_dir) / "secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".secret.{os.getpid()}.{secrets.token_hex(4)}")
+        tmp.write_text(secrets.token_hex(32) + "\n", encoding="ascii")
+        tmp.chmod(0o600)
+        try:
+            # link() fails if another process made the file first: both then read the same secret.
+            os.link(tmp, path)
+            log.warning("JCBOT_SECRET is not set: reply tokens use a development secret kept in %s", path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    return path.read_text(encoding="ascii").strip().encode("ascii")
+
+
+def _split(address: str, setting: str, plus: bool = False) -> tuple[str, str]:
+    local, at, domain = address.strip().rpartition("@")
+    if not at or not local or not domain or ("+" in local and not plus):
+        raise ValueError(f"{setting}: {address!r} must be local@domain" +
+                         ("" if plus else " without '+' (replies go to local+token@domain)"))
+    return local, domain
+
+
+def message_id(secret: bytes, key: str, domain: str) -> str:
+    """The Message-ID of a notice: the same key (a resend) gives the same id."""
+    # Keyed with the secret: two installations sending from one domain never collide.
+    digest = hmac.new(secret, b"message-id\x00" + key.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+    kind = "".join(ch for ch in key.split(":", 1)[0] if ch.isalnum())[:20] or "notice"
+    return f"<jcbot.{kind}.{digest}@{domain}>"
+
+
+def distribution_key(version_id: int, handle: str) -> str:
+    """The notice key of a member's distribution (as jcbot.services.notices makes it)."""
+    return f"distribution:{version_id}:{handle}"
+
+
+def local_time(iso: str | datetime | None, zone: str | None) -> str:
+    """An instant as people read it: 'Tuesday 24 March 2026, 00:00 (Asia/Ulaanbaatar, UTC+08:00)'."""
+    if iso is None:
+        return "-"
+    instant = datetime.fromisoformat(iso) if isinstance(iso, str) else iso
+    here = instant.astimezone(ZoneInfo(zone or "UTC"))
+    offset = here.strftime("%z")
+    abbr = here.tzname() or ""
+    abbr = f" {abbr}" if abbr[:1].isalpha() and abbr != "UTC" else ""
+    return (f"{here:%A} {here.day} {here:%B %Y}, {here:%H:%M}{abbr} "
+            f"({zone or 'UTC'}, UTC{offset[:3]}:{offset[3:]})")
+
+
+def deadline_lines(iso: str | None, member_zone: str | None, committee_zone: str) -> list[tuple[str, str]]:
+    """The deadline in the member's time zone and in the committee's, labelled."""
+    if iso is None:
+        return []
+    if not member_zone or member_zone == committee_zone:
+        label = "your time zone and the committee's" if member_zone else "the committee's time zone"
+        return [(local_time(iso, committee_zone), label)]
+    return [(local_time(iso, member_zone), "your time zone"),
+            (local_time(iso, committee_zone), "the committee's time zone")]
+
+
+def deadline_ics(proposal: dict, committee: dict, domain: str, answer_to: str | None) -> bytes:
+    """An iCalendar event at the deadline; one UID per proposal, so a revision updates it."""
+    cal = Calendar()
+    cal.add("prodid", "-//jcbot//Joint Committee decisions//EN")
+    cal.add("version", "2.0")
+    cal.add("method", "PUBLISH")
+    event = Event()
+    event.add("uid", f"jcbot-proposal-{proposal['id']}-deadline@{domain}")
+    event.add("sequence", int(proposal["version"]))
+    event.add("dtstamp", datetime.fromisoformat(proposal["distributed_at"] or proposal["deadline"]))
+    # DTSTART alone is an instant (RFC 5545 3.6.1): the deadline is a moment, not a slot.
+    event.add("dtstart", datetime.fromisoformat(proposal["deadline"]))
+    event.add("summary", f"Deadline: {proposal['ref']} {proposal['title']} ({committee['name']})")
+    how = f"Reply to the proposal email ({answer_to})" if answer_to else "Reply to the proposal email"
+    event.add("description", f"Assertions on {proposal['ref']} must be made before this moment. "
+                             f"{how} with AFFIRM, or OBJECT and your opinion.")
+    event.add("transp", "TRANSPARENT")
+    alarm = Alarm()
+    alarm.add("action", "DISPLAY")
+    alarm.add("trigger", timedelta(days=-1))
+    alarm.add("description", f"{proposal['ref']}: one day left to answer")
+    event.add_component(alarm)
+    cal.add_component(event)
+    return cal.to_ical()
+
+
+class EmailRenderer:
+    """Renders notices as emails (one per recipient with an email address)."""
+
+    channel = "email"
+
+    def __init__(self, settings: Settings, *, strict: bool = False) -> None:
+        self.settings = settings
+        self.mail_from = settings.mail_from
+        self.reply_local, self.reply_domain = _split(settings.reply_address, "JCBOT_REPLY_ADDRESS")
+        self.domain = _split(settings.mail_from, "JCBOT_MAIL_FROM", plus=True)[1]
+        self.strict = strict
+        self.env = Environment(
+            loader=FileSystemLoader(str(templates_dir() / "email")), autoescape=select_autoescape(["html"]),
+            undefined=StrictUndefined if strict else ChainableUndefined, trim_blocks=True, lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        self.env.filters["when"] = local_time
+        self._secret: bytes | None = None
+
+    @property
+    def secret(self) -> bytes:
+        if self._secret is None:
+            self._secret = reply_secret(self.settings)
+        return self._secret
+
+    def token_address(self, proposal_id: int, version: int, member_id: int) -> str:
+        """The reply address that carries one member's token for one proposal version."""
+        token = make_token(self.secret, proposal_id, version, member_id)
+        return reply_address(self.reply_local, self.reply_domain, token)
+
+    def render(self, notice: Notice) -> list[Rendered]:
+        """One email for the notice's recipient, or nothing if they have no email address."""
+        to = notice.recipient.email
+        if not to:
+            return []
+        message = self.compose(notice)
+        text = message.as_string(policy=WIRE)
+        return [Rendered("email", to, email_payload(text, mail_from=self.mail_from, rcpt_to=[to]))]
+
+    def _answer_to(self, notice: Notice) -> str | None:
+        p, r = notice.data.get("proposal"), notice.recipient
+        if notice.kind not in ANSWERABLE or r.member_id is None or not p or p.get("id") is None:
+            return None
+        if notice.kind == "refusal" and not notice.data.get("answerable"):
+            return None  # only a member whose reply could not be read may try again
+        return self.token_address(int(p["id"]), int(p["version"]), int(r.member_id))
+
+    def context(self, notice: Notice, answer_to: str | None) -> dict[str, Any]:
+        """The variables templates see."""
+        data, r = notice.data, notice.recipient
+        committee, proposal = data.get("committee"), data.get("proposal")
+        zone = r.timezone or (committee or {}).get("timezone") or "UTC"
+        deadline = deadline_lines(proposal.get("deadline"), r.timezone, committee.get("timezone") or "UTC") \
+            if proposal and committee else []
+        tag = f"[JC-{committee['code']}]" if committee and committee.get("code") else "[jcbot]"
+        said = data.get("assertion") or {}
+        in_period = bool(said.get("at") and proposal and proposal.get("deadline")) and \
+            datetime.fromisoformat(said["at"]) < datetime.fromisoformat(proposal["deadline"])
+        actions = self._action_links(notice) if notice.kind == "escalation" else []
+        return {**data, "kind": notice.kind, "data": data, "recipient": r, "committee": committee, "actions": actions,
+                "proposal": proposal, "zone": zone, "deadline": deadline, "answer_to": answer_to, "tag": tag,
+                "in_period": in_period, "forms": accepted_forms_text(),
+                "public_url": (self.settings.public_url or "").rstrip("/")}
+
+    def _action_links(self, notice: Notice) -> list[tuple[str, str]]:
+        """Signed links to the co-chairs' confirmation pages (jcbot.actionlinks)."""
+        p, r = notice.data.get("proposal"), notice.recipient
+        said = notice.data.get("assertion") or {}
+        if not p or r.member_id is None or said.get("ignored") or not self.settings.public_url:
+            return []
+        from jcbot.actionlinks import ACTIONS, action_url
+
+        return [(label, action_url(self.settings.public_url, self.secret, p["ref"], int(p["version"]), r.handle, a))
+                for a, label in ACTIONS.items()]
+
+    def _render(self, kind: str, values: dict[str, Any]) -> tuple[str, str, str]:
+        text = self.env.get_template(f"{kind}.txt")
+        subject = "".join(text.blocks["subject"](text.new_context(values)))
+        # Templates stay readable with blank lines around blocks; the email gets at most one.
+        body = re.sub(r"\n{3,}", "\n\n", text.render(values)).lstrip("\n")
+        return " ".join(subject.split()), body, self.env.get_template(f"{kind}.html").render(values)
+
+    def _parts(self, notice: Notice, answer_to: str | None) -> tuple[str, str, str, dict[str, Any], bytes | None]:
+        """Subject, text, HTML, the template values and the .ics (distribution, reminder) of a notice."""
+        values = self.context(notice, answer_to)
+        subject, text, html = self._render(notice.kind if notice.kind in KINDS else "digest", values)
+        p, c = values["proposal"], values["committee"]
+        ics = deadline_ics(p, c, self.domain, answer_to) \
+            if notice.kind in ("distribution", "reminder") and p and p.get("deadline") and c else None
+        return subject, text, html, values, ics
+
+    def _generic(self, notice: Notice) -> tuple[str, str, str, dict[str, Any], None]:
+        p = notice.data.get("proposal") or {}
+        about = f"{p.get('ref')}: {p.get('title')}" if p.get("ref") else ""
+        kind = notice.kind.replace("_", " ")
+        data = {"lines": [f"A {kind} notice{' about ' + about if about else ''}; its details could not be "
+                          "shown here. The secretariat can tell you more."],
+                "subject": f"[jcbot] {kind.capitalize()}{': ' + about if about else ''}"}
+        values = {"data": data, "recipient": notice.recipient, "committee": None, "proposal": None,
+                  "public_url": (self.settings.public_url or "").rstrip("/")}
+        subject, text, html = self._render("digest", values)
+        return subject, text, html, values, None
+
+    def compose(self, notice: Notice) -> EmailMessage:
+        """The email of a notice, with its headers, text and HTML parts (and .ics for a distribution)."""
+        try:
+            answer_to = self._answer_to(notice)
+            subject, text, html, values, ics = self._parts(notice, answer_to)
+        except Exception:
+            if self.strict:
+                raise
+            # A template or data bug must not stop the change that caused the notice (an
+            # adoption...): the email goes out in the generic form and the log says why.
+            log.exception("email: cannot render %s notice %s; sending the generic form", notice.kind, notice.key)
+            answer_to = None
+            subject, text, html, values, ics = self._generic(notice)
+        msg = EmailMessage(policy=WIRE)
+        msg["From"] = Address((values["committee"] or {}).get("name") or "jcbot", addr_spec=self.mail_from)
+        msg["To"] = Address(notice.recipient.name or "", addr_spec=notice.recipient.email)
+        msg["Subject"] = subject
+        msg["Message-ID"] = message_id(self.secret, notice.key, self.domain)
+        self._thread(msg, notice)
+        if answer_to:
+            msg["Reply-To"] = answer_to
+        # RFC 3834: marks the mail as automatic so responders do not answer it.
+        msg["Auto-Submitted"] = "auto-replied" if notice.kind == "refusal" else "auto-generated"
+        msg["X-Auto-Response-Suppress"] = "OOF, AutoReply"  # Exchange: no out-of-office replies to jcbot
+        msg["X-Jcbot-Notice"] = notice.kind
+        msg.set_content(text)
+        msg.add_alternative(html, subtype="html")
+        if ics is not None:
+            name = f"{values['proposal']['ref']}-deadline.ics"
+            msg.add_attachment(ics, maintype="text", subtype="calendar", filename=name,
+                               params={"method": "PUBLISH", "charset": "utf-8"})
+        return msg
+
+    def _thread(self, msg: EmailMessage, notice: Notice) -> None:
+        p = notice.data.get("proposal")
+        refs: list[str] = []
+        if notice.kind != "distribution" and p and p.get("version_id") is not None and notice.recipient.member_id:
+            root = distribution_key(p["version_id"], notice.recipient.handle)
+            refs.append(message_id(self.secret, root, self.domain))
+        if notice.data.get("in_reply_to"):
+            refs.append(notice.data["in_reply_to"])  # a refusal answers the member's own message
+        if refs:
+            msg["In-Reply-To"] = refs[-1]
+            msg["References"] = " ".join(refs)

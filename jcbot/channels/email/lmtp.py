@@ -1,0 +1,82 @@
+"""jcbot's own mail listener: the organisation's MTA hands replies over LMTP (or SMTP).
+
+Thin: each message goes to `inbound.handle_message` in a worker thread (services are
+synchronous) and is answered 250 once handled, recorded or refused. An internal error
+answers 451 so the MTA keeps the message and tries again: a reply is never lost.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.lmtp import LMTP
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from jcbot.channels.email.inbound import handle_message
+from jcbot.services.context import ServiceContext
+
+log = logging.getLogger(__name__)
+TEMPORARY = "451 4.3.0 jcbot could not take the message now; try again later"
+
+
+class ReplyHandler:
+    """aiosmtpd handler: every message accepted for delivery is one call of handle_message."""
+
+    def __init__(self, ctx: ServiceContext, protocol: str) -> None:
+        self.ctx = ctx
+        self.protocol = protocol
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          rcpt_options: list[str]) -> str:
+        # The MTA decides what is routed here; which reply address it is, the token says.
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        try:
+            result = await asyncio.to_thread(handle_message, self.ctx, raw, via=self.protocol)
+        except Exception:
+            log.exception("email via %s: cannot handle a message from %s now", self.protocol, envelope.mail_from)
+            status = TEMPORARY
+        else:
+            status = f"250 2.0.0 {result.outcome}"
+        if self.protocol == "lmtp":
+            # LMTP answers DATA once per accepted recipient (RFC 2033 4.2); aiosmtpd sends
+            # only the returned line, so the others are pushed here. One message, one outcome.
+            for _ in envelope.rcpt_tos[1:]:
+                await server.push(status)
+        return status
+
+
+class ReplyListener(Controller):
+    """A threaded aiosmtpd server speaking LMTP or SMTP; port 0 picks a free port."""
+
+    def __init__(self, ctx: ServiceContext, host: str, port: int, protocol: str = "lmtp") -> None:
+        if protocol not in ("lmtp", "smtp"):
+            raise ValueError(f"JCBOT_INBOUND_PROTOCOL: expected lmtp or smtp, got {protocol!r}")
+        self.protocol = protocol
+        super().__init__(ReplyHandler(ctx, protocol), hostname=host, port=port, server_hostname="jcbot",
+                         data_size_limit=25 * 1024 * 1024)
+
+    def factory(self) -> SMTP:
+        cls = LMTP if self.protocol == "lmtp" else SMTP
+        return cls(self.handler, **self.SMTP_kwargs)
+
+    def _trigger_server(self) -> None:
+        # With port 0 the kernel chose the port: learn it before aiosmtpd's self-check.
+        if self.port == 0 and self.server is not None:
+            self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
+def start_listener(ctx: ServiceContext, host: str | None = None, port: int | None = None,
+                   protocol: str | None = None) -> ReplyListener:
+    """Start the listener (settings JCBOT_INBOUND_LMTP_HOST/PORT/PROTOCOL unless given); `.stop()` ends it."""
+    s = ctx.settings
+    listener = ReplyListener(ctx, host or s.inbound_lmtp_host or "127.0.0.1",
+                             s.inbound_lmtp_port if port is None else port, protocol or s.inbound_protocol)
+    listener.start()
+    log.info("email: %s listener on %s:%s", listener.protocol.upper(), listener.hostname, listener.port)
+    return listener

@@ -1,0 +1,126 @@
+"""`jcbot serve`: the one process a secretariat starts and leaves running."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import typer
+
+from jcbot.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("jcbot.serve")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `serve` command."""
+    app.command("serve")(serve)
+
+
+def serve() -> None:
+    """Run the HTTP app, mail intake, the outbox dispatcher and the scheduler until SIGTERM/SIGINT."""
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        for problem in exc.problems:
+            typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(2)
+    from jcbot.logs import setup_logging
+
+    setup_logging(settings.log_level)
+    try:
+        asyncio.run(run(settings))
+    except OSError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1)
+
+
+def _senders(settings: Settings) -> dict:
+    from jcbot.channels.email.smtp import email_sender
+
+    senders = {"email": email_sender(settings)}
+    if settings.slack_bot_token:
+        from jcbot.channels.slack.sender import SlackSender
+
+        senders["slack"] = SlackSender(settings)
+    return senders
+
+
+async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Start every part, wait for `stop` (or a signal), then stop them cleanly."""
+    import uvicorn
+
+    from jcbot.app import build_context
+    from jcbot.scheduler import Scheduler
+    from jcbot.services.dispatcher import Dispatcher
+    from jcbot.web.app import create_app
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread (tests)
+            pass
+    ctx = await asyncio.to_thread(build_context, settings)
+    dispatcher = Dispatcher(ctx.engine, _senders(settings), ctx.clock)
+    poll = None
+    if settings.inbound_imap_host:
+        from jcbot.channels.email.imap import poll_once
+
+        async def poll() -> int:
+            return await poll_once(ctx)
+    scheduler = Scheduler(ctx, dispatcher, poll)
+    config = uvicorn.Config(create_app(ctx), host=settings.http_host, port=settings.http_port,
+                            log_level="warning", lifespan="off", access_log=False)
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # ours handle SIGTERM
+    listener = None
+    if settings.inbound_lmtp_host:
+        from jcbot.channels.email.lmtp import start_listener
+
+        listener = await asyncio.to_thread(start_listener, ctx)
+    tasks = [asyncio.create_task(server.serve(), name="http")]
+    if settings.slack_app_token:
+        from jcbot.channels.slack.socket import run_socket_mode
+
+        tasks.append(asyncio.create_task(run_socket_mode(ctx, stop), name="slack-socket"))
+    scheduler.start()
+    _announce(settings, ctx)
+    waiter = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    log.info("event=serve.stopping")
+    server.should_exit = True
+    await scheduler.shutdown()
+    if listener is not None:
+        await asyncio.to_thread(listener.stop)
+    stop.set()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    waiter.cancel()
+    ctx.engine.dispose()
+    for t in done:
+        if t is not waiter and t.exception() is not None:
+            raise t.exception()  # type: ignore[misc]
+    log.info("event=serve.stopped")
+
+
+def _announce(settings: Settings, ctx) -> None:
+    url = ctx.engine.url.render_as_string(hide_password=True)
+    mail = (f"SMTP {settings.smtp_host}:{settings.smtp_port} ({settings.smtp_security})" if settings.smtp_host
+            else f"written as files under {settings.storage_path.resolve() / 'mail'}")
+    inbound = ", ".join(filter(None, [
+        f"LMTP/SMTP listener on {settings.inbound_lmtp_host}:{settings.inbound_lmtp_port}" if settings.inbound_lmtp_host else "",
+        f"IMAP {settings.inbound_imap_host} every {settings.inbound_imap_interval:g}s" if settings.inbound_imap_host else "",
+    ])) or "off (set JCBOT_INBOUND_* to take email replies)"
+    slack = ("Socket Mode" if settings.slack_app_token else f"HTTP events at {settings.public_url}/slack/events") \
+        if settings.slack_bot_token else "off (set JCBOT_SLACK_* to enable)"
+    lines = [
+        f"jcbot serving on http://{settings.http_host}:{settings.http_port} (public URL {settings.public_url})",
+        f"  database   {url}",
+        f"  mail out   {mail}",
+        f"  mail in    {inbound}",
+        f"  slack      {slack}",
+        f"  sweep      every {settings.sweep_interval:g}s, and at each deadline",
+        "  stop with Ctrl-C or SIGTERM",
+    ]
+    print("\n".join(lines), flush=True)

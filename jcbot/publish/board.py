@@ -1,0 +1,147 @@
+"""The dashboard as data: open proposals, positions, duties and outbox problems per committee.
+
+Co-chairs, alternates and the secretariat see everything of their committees; a member
+sees only the proposals still awaiting their own assertion.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from jcbot.core.duties import Duty, calendar_duties
+from jcbot.publish.viewers import Access, Viewer
+from jcbot.services import queries
+from jcbot.services.context import ServiceContext
+from jcbot.services.roster import load_roster
+from jcbot.store import outbox
+from jcbot.store.audit import AuditEvent
+from jcbot.store.models import Meeting, Member
+
+
+def when(at: datetime | None, zone: str) -> str:
+    """An instant as people read it: 'Tue 24 Mar 2026, 00:00 (Asia/Ulaanbaatar)'."""
+    if at is None:
+        return "-"
+    local = at.astimezone(ZoneInfo(zone))
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M} ({zone})"
+
+
+def days_text(days: float | None, status: str) -> str:
+    """'12 days left', 'less than a day left', 'period over 3 days ago'."""
+    if days is None:
+        return "not distributed"
+    if days >= 1:
+        n = int(days)
+        return f"{n} day{'s' if n != 1 else ''} left"
+    if days > 0:
+        return "less than a day left"
+    n = int(-days)
+    return "period over today" if n == 0 else f"period over {n} day{'s' if n != 1 else ''} ago"
+
+
+@dataclass(frozen=True)
+class Negative:
+    name: str
+    at: str
+    opinion: str | None
+    channel: str
+
+
+@dataclass(frozen=True)
+class Card:
+    """One open proposal as the co-chairs see it."""
+
+    view: queries.ProposalView
+    deadline: str
+    days: str
+    tally: dict
+    seats: list[tuple[str, str, str | None]]  # seat, holder's name, position
+    awaiting: list[str]
+    negatives: list[Negative]
+    left_open: list[str]
+
+
+@dataclass
+class CommitteeBoard:
+    """One committee on the dashboard."""
+
+    access: Access
+    cards: list[Card] = field(default_factory=list)
+    duties: list[Duty] = field(default_factory=list)
+    problems: list[outbox.OutboxMessage] = field(default_factory=list)
+    awaiting_me: list[tuple[queries.ProposalView, str, str]] = field(default_factory=list)  # view, deadline, days
+
+
+def _names(session: Session, committee_id: int) -> dict[str, str]:
+    return {m.handle: m.name for m in session.exec(select(Member).where(Member.committee_id == committee_id))}
+
+
+def _left_open(session: Session, committee_id: int, ref: str, version: int, names: dict, zone: str) -> list[str]:
+    q = select(AuditEvent).where(AuditEvent.committee_id == committee_id, AuditEvent.action == "proposal.left_open",
+                                 AuditEvent.subject == f"proposal:{ref}").order_by(AuditEvent.id)
+    out = []
+    for ev in session.exec(q):
+        data = json.loads(ev.data)
+        if data.get("version") == version:
+            note = f": {data['note']}" if data.get("note") else ""
+            out.append(f"Left open by {names.get(data.get('by'), data.get('by'))} on {when(ev.at, zone)}{note}")
+    return out
+
+
+def card(session: Session, view: queries.ProposalView, names: dict[str, str], zone: str, now: datetime) -> Card:
+    """The co-chairs' card of one open proposal (times in `zone`)."""
+    v, verdict = view.version, view.verdict
+    assert verdict is not None
+    positions = list(verdict.positions.values())
+    tally = {"affirmative": positions.count("affirmative"), "negative": positions.count("negative"),
+             "awaiting": len(verdict.awaiting), "electorate": len(v.electorate or ())}
+    seats = [(s, names.get(view.seat_holders.get(s) or "", view.seat_holders.get(s) or "vacant"), p)
+             for s, p in verdict.seat_positions.items()]
+    negatives = [Negative(names.get(a.member, a.member), when(a.at, zone), a.opinion, a.channel)
+                 for a in view.assertions if a.position == "negative"]
+    return Card(view, when(v.deadline, zone), days_text(view.days_left(now), v.status), tally, seats,
+                [names.get(h, h) for h in verdict.awaiting], negatives,
+                _left_open(session, view.committee.id, view.proposal.ref, v.version, names, zone))  # type: ignore[arg-type]
+
+
+def _duties(session: Session, access: Access, now: datetime) -> list[Duty]:
+    c = access.committee
+    last = session.exec(select(func.max(Meeting.held_on)).where(Meeting.committee_id == c.id)).one()
+    created = c.created_at.astimezone(ZoneInfo(c.timezone)).date()
+    return calendar_duties(load_roster(session, c), last, created, now)
+
+
+def board(ctx: ServiceContext, who: Viewer) -> list[CommitteeBoard]:
+    """The dashboard of `who`: one entry per committee they belong to."""
+    views = queries.pending(ctx)
+    with ctx.tx("web:dashboard") as tx:
+        problems = outbox.problems(tx.session)
+        out = []
+        for access in who.access:
+            c = access.committee
+            zone = access.timezone or c.timezone
+            names = _names(tx.session, c.id)  # type: ignore[arg-type]
+            mine = [v for v in views if v.committee.id == c.id and v.verdict is not None]
+            b = CommitteeBoard(access)
+            if access.full:
+                b.cards = [card(tx.session, v, names, zone, tx.now) for v in mine]
+                b.duties = _duties(tx.session, access, tx.now)
+                b.problems = [m for m in problems if m.committee_id == c.id]
+            else:
+                b.awaiting_me = [(v, when(v.version.deadline, zone), days_text(v.days_left(tx.now), v.version.status))
+                                 for v in mine if access.handle in v.verdict.awaiting]  # type: ignore[union-attr]
+            out.append(b)
+        return out
+
+
+def unfiled_problems(ctx: ServiceContext, who: Viewer) -> list[outbox.OutboxMessage]:
+    """Outbox problems of no committee (sign-in links...), for the secretariat of every committee."""
+    if not who.global_secretariat:
+        return []
+    with ctx.tx("web:dashboard") as tx:
+        return [m for m in outbox.problems(tx.session) if m.committee_id is None]

@@ -1,0 +1,108 @@
+"""Reminders, the co-chairs' daily digest and calendar duties: what the calendar sends.
+
+Each notice has a key naming its occasion (version, member, mark; committee, day; duty),
+so running these twice, late, or on two machines sends each reminder once.
+"""
+from __future__ import annotations
+
+from datetime import time
+
+from sqlmodel import Session, func, select
+
+from jcbot.core.duties import calendar_duties, due_reminder, seats_missing_affirmation
+from jcbot.core.roster import Roster
+from jcbot.services import notices
+from jcbot.services.context import Notice, Recipient, ServiceContext, Tx
+from jcbot.services.evaluation import OPEN_STATUSES, cochair_recipients, gather, members_by_handle, recipient, verdict_of
+from jcbot.services.roster import committee_rules, load_roster
+from jcbot.store.models import Committee, Meeting, Proposal, ProposalVersion, Secretariat
+
+DIGEST_AT = time(8, 0)  # local time of the committee
+
+
+def _open_versions(session: Session) -> list[tuple[Committee, Proposal, ProposalVersion]]:
+    q = (select(Committee, Proposal, ProposalVersion)
+         .join(Proposal, Proposal.committee_id == Committee.id)
+         .join(ProposalVersion, ProposalVersion.proposal_id == Proposal.id)
+         .where(ProposalVersion.status.in_(OPEN_STATUSES)))  # type: ignore[attr-defined]
+    return list(session.exec(q))
+
+
+def send_reminders(ctx: ServiceContext, actor: str = "scheduler") -> int:
+    """Remind awaited members (and co-chairs whose seat's affirmation is missing); returns notices enqueued."""
+    count = 0
+    with ctx.tx(actor) as tx:
+        rosters: dict[int, Roster] = {}
+        for c, p, v in _open_versions(tx.session):
+            roster = rosters.setdefault(c.id, load_roster(tx.session, c))  # type: ignore[arg-type]
+            facts = gather(tx.session, c, p, v, roster)
+            verdict = verdict_of(facts, tx.now)
+            if verdict.final:
+                continue  # the sweep settles it
+            by_handle = members_by_handle(tx.session, c)
+            mark = due_reminder(v.deadline, roster.rules.reminders.days_before_deadline, tx.now)  # type: ignore[arg-type]
+            if mark is not None:
+                extra = {"days_before": mark, "awaiting": list(verdict.awaiting)}
+                for handle in verdict.awaiting:
+                    count += tx.notify(notices.proposal_notice("reminder", facts, recipient(by_handle[handle]), extra, key_suffix=str(mark)))
+            # Without both seats' affirmation the no-objection path cannot complete.
+            occasion = str(mark) if mark is not None else ("after" if tx.now >= v.deadline else None)  # type: ignore[operator]
+            if occasion is None or verdict.counting_negatives:
+                continue
+            for seat in seats_missing_affirmation(verdict):
+                for handle in filter(None, (roster.holder(seat, tx.now), roster.alternate(seat, tx.now))):
+                    extra = {"seat": seat, "days_before": mark, "period_over": tx.now >= v.deadline}  # type: ignore[operator]
+                    count += tx.notify(notices.proposal_notice("seat_reminder", facts, recipient(by_handle[handle]), extra,
+                                                               key_suffix=f"{seat}:{occasion}"))
+    return count
+
+
+def _staff(session: Session, c: Committee, roster: Roster, tx: Tx) -> list[Recipient]:
+    """Co-chairs, alternates and the secretariat of a committee."""
+    out = cochair_recipients(session, c, roster, tx.now)
+    for s in session.exec(select(Secretariat).where((Secretariat.committee_id == c.id) | (Secretariat.committee_id.is_(None)))):  # type: ignore[union-attr]
+        out.append(Recipient(f"secretariat:{s.id}", s.name, None, s.email, s.slack_user_id))
+    return out
+
+
+def send_digests(ctx: ServiceContext, actor: str = "scheduler") -> int:
+    """Once a day (08:00 committee time), what is pending, to the co-chairs of committees that ask for it."""
+    count = 0
+    with ctx.tx(actor) as tx:
+        for c in tx.session.exec(select(Committee)):
+            rules = committee_rules(c)
+            local = tx.now.astimezone(rules.tz)
+            if not rules.reminders.daily_digest or local.time() < DIGEST_AT:
+                continue
+            roster = load_roster(tx.session, c)
+            lines = []
+            for cc, p, v in _open_versions(tx.session):
+                if cc.id != c.id:
+                    continue
+                verdict = verdict_of(gather(tx.session, c, p, v, roster), tx.now)
+                days = (v.deadline - tx.now).total_seconds() / 86400  # type: ignore[operator]
+                lines.append(f"{p.ref} {v.title}: {verdict.status}, {days:.1f} days left, awaiting "
+                             f"{', '.join(verdict.awaiting) or 'nobody'}; negatives {', '.join(verdict.negatives) or 'none'}")
+            if not lines:
+                continue
+            data = {"committee": {"slug": c.slug, "name": c.name, "code": c.code, "timezone": c.timezone}, "lines": lines,
+                    "date": local.date().isoformat()}
+            for r in _staff(tx.session, c, roster, tx):
+                count += tx.notify(Notice("digest", f"digest:{c.id}:{local.date()}:{r.handle}", r, data, c.id))
+    return count
+
+
+def flag_duties(ctx: ServiceContext, actor: str = "scheduler") -> int:
+    """Co-chair terms ending or ended, and a year without a meeting: to the secretariat and co-chairs, once each."""
+    count = 0
+    with ctx.tx(actor) as tx:
+        for c in tx.session.exec(select(Committee)):
+            roster = load_roster(tx.session, c)
+            last = tx.session.exec(select(func.max(Meeting.held_on)).where(Meeting.committee_id == c.id)).one()
+            created = c.created_at.astimezone(roster.rules.tz).date()
+            for duty in calendar_duties(roster, last, created, tx.now):
+                data = {"committee": {"slug": c.slug, "name": c.name, "code": c.code, "timezone": c.timezone},
+                        "duty": duty.kind, "lines": [duty.text]}
+                for r in _staff(tx.session, c, roster, tx):
+                    count += tx.notify(Notice("duty", f"duty:{c.id}:{duty.key}:{r.handle}", r, data, c.id))
+    return count

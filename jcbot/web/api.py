@@ -1,0 +1,165 @@
+"""JSON API for the secretariat's other systems: /api/v1/committees, proposals, decisions.
+
+Each integration sends its own key in the X-API-Key header (`jcbot apikey create NAME`).
+Proposals show status and deadline, never who asserted what. The OpenAPI description
+is /api/v1/openapi.json (only these routes are in it).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Security
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel
+from sqlmodel import Session, select
+
+from jcbot.publish import apikeys, record
+from jcbot.services.context import ServiceContext
+from jcbot.store.models import Committee, Decision, Proposal, ProposalItem, ProposalVersion
+
+Status = Literal["draft", "open", "objected", "adopted", "lapsed", "withdrawn", "superseded", "referred"]
+
+
+class ItemOut(BaseModel):
+    kind: str
+    title: str
+    reference: str | None = None
+
+
+class CommitteeOut(BaseModel):
+    slug: str
+    name: str
+    host_country: str
+    code: str
+    timezone: str
+    objection_period_days: int
+
+
+class ProposalOut(BaseModel):
+    ref: str
+    committee: str
+    version: int
+    title: str
+    status: Status
+    items: list[ItemOut]
+    distributed_at: datetime | None
+    deadline: datetime | None
+    basis: str | None
+    adopted_at: datetime | None
+    closed_at: datetime | None
+    decision: str | None  # the decision number once adopted
+
+
+class MeetingOut(BaseModel):
+    title: str
+    place: str
+    held_on: str
+
+
+class DecisionOut(BaseModel):
+    number: str
+    committee: str
+    title: str
+    text: str
+    items: list[ItemOut]
+    basis: str
+    basis_text: str
+    adopted_at: datetime
+    adopted_on: str
+    timezone: str
+    meeting: MeetingOut | None
+    tally: dict | None
+    audit_hash: str | None
+
+
+def _committee_out(c: Committee) -> CommitteeOut:
+    from jcbot.services.roster import committee_rules
+
+    return CommitteeOut(slug=c.slug, name=c.name, host_country=c.host_country, code=c.code, timezone=c.timezone,
+                        objection_period_days=committee_rules(c).electronic_decision.objection_period_days)
+
+
+def _proposal_out(s: Session, c: Committee, p: Proposal, v: ProposalVersion) -> ProposalOut:
+    items = s.exec(select(ProposalItem).where(ProposalItem.version_id == v.id).order_by(ProposalItem.position))
+    d = s.exec(select(Decision.number).where(Decision.version_id == v.id)).first()
+    return ProposalOut(ref=p.ref, committee=c.slug, version=v.version, title=v.title, status=v.status,  # type: ignore[arg-type]
+                       items=[ItemOut(kind=i.kind, title=i.title, reference=i.reference) for i in items],
+                       distributed_at=v.distributed_at, deadline=v.deadline, basis=v.basis, adopted_at=v.adopted_at,
+                       closed_at=v.closed_at, decision=d)
+
+
+def router(ctx: ServiceContext) -> APIRouter:
+    """The /api/v1 routes, each behind an API key."""
+    header = APIKeyHeader(name="X-API-Key", auto_error=False,
+                          description="The integration's key, from `jcbot apikey create NAME`.")
+
+    def key(value: str | None = Security(header)) -> str:
+        with ctx.tx("api") as tx:
+            row = apikeys.check(tx.session, value)
+        if row is None:
+            raise HTTPException(401, "missing, unknown or revoked API key: send it in the X-API-Key header "
+                                     "(the secretariat creates one with `jcbot apikey create NAME`)",
+                                headers={"WWW-Authenticate": "APIKey"})
+        return row.name
+
+    r = APIRouter(prefix="/api/v1", tags=["v1"], dependencies=[Depends(key)])
+
+    def committee_or_404(s: Session, slug: str) -> Committee:
+        c = record.committee(s, slug)
+        if c is None:
+            raise HTTPException(404, f"no committee {slug!r}")
+        return c
+
+    @r.get("/committees", response_model=list[CommitteeOut], summary="Every committee")
+    def committees() -> list[CommitteeOut]:
+        with ctx.tx("api") as tx:
+            return [_committee_out(c) for c in record.committees(tx.session)]
+
+    @r.get("/committees/{slug}", response_model=CommitteeOut, summary="One committee")
+    def committee(slug: str) -> CommitteeOut:
+        with ctx.tx("api") as tx:
+            return _committee_out(committee_or_404(tx.session, slug))
+
+    @r.get("/proposals", response_model=list[ProposalOut], summary="Proposals (current versions), newest first")
+    def proposals(committee: str | None = Query(None, description="A committee's slug"),
+                  status: Status | None = Query(None, description="Only proposals in this status")) -> list[ProposalOut]:
+        with ctx.tx("api") as tx:
+            q = select(Committee, Proposal, ProposalVersion).join(Proposal, Proposal.committee_id == Committee.id).join(
+                ProposalVersion, (ProposalVersion.proposal_id == Proposal.id)
+                & (ProposalVersion.version == Proposal.current_version))
+            if committee:
+                q = q.where(Committee.id == committee_or_404(tx.session, committee).id)
+            if status:
+                q = q.where(ProposalVersion.status == status)
+            rows = tx.session.exec(q.order_by(Proposal.created_at.desc(), Proposal.id.desc()))  # type: ignore[attr-defined]
+            return [_proposal_out(tx.session, c, p, v) for c, p, v in rows]
+
+    @r.get("/proposals/{ref}", response_model=ProposalOut, summary="One proposal")
+    def proposal(ref: str) -> ProposalOut:
+        with ctx.tx("api") as tx:
+            p = tx.session.exec(select(Proposal).where(Proposal.ref == ref)).first()
+            if p is None:
+                raise HTTPException(404, f"no proposal {ref!r}")
+            v = tx.session.exec(select(ProposalVersion).where(ProposalVersion.proposal_id == p.id,
+                                                              ProposalVersion.version == p.current_version)).one()
+            return _proposal_out(tx.session, tx.session.get(Committee, p.committee_id), p, v)  # type: ignore[arg-type]
+
+    @r.get("/decisions", response_model=list[DecisionOut], summary="Adopted decisions, newest first")
+    def decisions(committee: str | None = Query(None, description="A committee's slug")) -> list[dict]:
+        with ctx.tx("api") as tx:
+            cs = [committee_or_404(tx.session, committee)] if committee else record.committees(tx.session)
+            out = [d for c in cs for d in record.decisions(tx.session, c)]
+            return [d.as_json() for d in sorted(out, key=lambda d: d.adopted_at, reverse=True)]
+
+    @r.get("/decisions/{number}", response_model=DecisionOut, summary="One decision")
+    def decision(number: str) -> dict:
+        with ctx.tx("api") as tx:
+            d = tx.session.exec(select(Decision).where(Decision.number == number)).first()
+            c = tx.session.get(Committee, d.committee_id) if d else None
+            found = record.decision(tx.session, c, number) if c else None
+            if found is None:
+                raise HTTPException(404, f"no decision {number!r}")
+            return found.as_json()
+
+    return r

@@ -1,0 +1,46 @@
+"""The HTTP app (FastAPI): /healthz, and the routers of the channels and pages.
+
+Each router module exposes `router(ctx) -> fastapi.APIRouter` (or None when its channel
+is not configured); this module only assembles them.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from jcbot import __version__
+from jcbot.services.context import ServiceContext
+
+log = logging.getLogger(__name__)
+
+# Router modules, mounted in this order when present.
+ROUTERS = ("jcbot.web.actions", "jcbot.web.slack", "jcbot.web.site", "jcbot.web.dashboard", "jcbot.web.api")
+
+
+def create_app(ctx: ServiceContext) -> FastAPI:
+    """The ASGI app serving every HTTP endpoint of jcbot."""
+    app = FastAPI(title="jcbot", version=__version__, docs_url=None, redoc_url=None,
+                  openapi_url="/api/v1/openapi.json")
+    app.state.ctx = ctx
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict:
+        """Liveness and database reachability."""
+        with ctx.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ok", "version": __version__}
+
+    for name in ROUTERS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        r = module.router(ctx)
+        if r is not None:
+            app.include_router(r)
+    return app

@@ -1,0 +1,23 @@
+"""`python -m bench` stays runnable: a tiny run on each database prints its table and ratio line."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bench.__main__ import main
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_the_assertion_bench_prints_its_ratio(kind, request, monkeypatch, capsys):
+    if kind == "postgresql":
+        # The bench finds PostgreSQL the way the suite does: this session's server.
+        monkeypatch.setenv("JCBOT_TEST_POSTGRES_URL", request.getfixturevalue("postgres_server").url())
+    assert main(["-n", "3", "--db", kind]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("assertions recorded per second: record_assertion vs raw INSERT + COMMIT")
+    row = re.fullmatch(rf"{kind}\s+3\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)", out[2])
+    assert row, out
+    service, raw, ratio = map(float, row.groups())
+    assert service > 0 and raw > 0 and ratio == pytest.approx(service / raw, abs=0.001)
+    assert re.fullmatch(rf"ratio {kind}: service/raw = \d+\.\d{{3}} \(raw is [\d.]+x faster\)", out[3]), out
