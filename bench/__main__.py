@@ -6,7 +6,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import assertions
+from bench import assertions, deadline, sweep
 from bench.databases import DATABASES, Unavailable, database
 
 
@@ -16,9 +16,53 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", type=int, default=500, help="assertions per database (default 500)")
     parser.add_argument("--db", action="append", choices=DATABASES, help="a database to run on (repeatable; default both)")
     parser.add_argument("--no-render", action="store_true", help="no channel renderers: no outbox rows are written")
+    parser.add_argument("--only", choices=("assertions", "sweep", "deadline"), action="append",
+                        help="run only these benchmarks (repeatable; default all)")
+    parser.add_argument("--sweep-rows", type=int, default=100_000, help="open proposals for the sweep benchmark")
+    parser.add_argument("--open", type=int, default=1000, help="open proposals for the deadline benchmark")
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error("-n must be at least 1")
+    only = set(args.only or ("assertions", "sweep", "deadline"))
+    status = 0
+    if "assertions" in only:
+        status = _assertions(args)
+    if "sweep" in only:
+        _sweep(args)
+    if "deadline" in only:
+        _deadline(args)
+    return status
+
+
+def _sweep(args) -> None:
+    print(f"\nsweep of {args.sweep_rows} open proposals within their period vs a plain SQL count of the same rows")
+    print(f"{'database':<11} {'rows':>8} {'count ms':>9} {'sweep ms':>9} {'ratio':>7} {'full sweep ms/proposal':>23}")
+    for kind in args.db or DATABASES:
+        try:
+            with database(kind) as url, tempfile.TemporaryDirectory(prefix="jcbot-bench-storage-") as storage:
+                r = sweep.measure(kind, url, args.sweep_rows, Path(storage))
+        except Unavailable as exc:
+            print(f"{kind}: skipped ({exc})")
+            continue
+        print(f"{r.database:<11} {r.rows:>8} {r.count_s * 1000:>9.1f} {r.sweep_s * 1000:>9.1f} "
+              f"{r.sweep_s / r.count_s:>7.2f} {r.full_per_proposal_s * 1000:>23.2f}")
+        print(f"ratio {r.database}: routine sweep/count = {r.sweep_s / r.count_s:.2f}; a full reconciliation "
+              f"of {r.rows} would take about {r.full_per_proposal_s * r.rows:.0f} s")
+
+
+def _deadline(args) -> None:
+    with tempfile.TemporaryDirectory(prefix="jcbot-bench-serve-") as storage:
+        r = deadline.measure(Path(storage), open_total=args.open)
+    worst = max(r.adoption_s) if r.adoption_s else float("nan")
+    print(f"\njcbot serve with {r.open_proposals} open proposals (SQLite), {len(r.adoption_s)} reaching their deadline")
+    print(f"deadline -> adoption recorded: first {min(r.adoption_s):.3f} s, last {worst:.3f} s "
+          f"(raw UPDATE+COMMIT {r.raw_update_s * 1000:.2f} ms)")
+    print(f"deadline -> first adoption notice at the SMTP server: {r.first_notice_s:.3f} s "
+          f"(raw aiosmtplib send {r.raw_smtp_s * 1000:.2f} ms)")
+    print(f"ratio adoption/raw update = {worst / r.raw_update_s:.0f}; first notice/raw send = {r.first_notice_s / r.raw_smtp_s:.0f}")
+
+
+def _assertions(args) -> int:
     results, skipped = [], []
     for kind in args.db or DATABASES:
         try:

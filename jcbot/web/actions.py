@@ -21,9 +21,9 @@ from jcbot.services.escalation import leave_open
 
 
 def _secret(ctx: ServiceContext) -> bytes:
-    from jcbot.channels.email.compose import reply_secret
+    from jcbot.secret import app_secret
 
-    return reply_secret(ctx.settings)
+    return app_secret(ctx.settings)
 
 
 def router(ctx: ServiceContext) -> APIRouter:

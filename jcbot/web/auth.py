@@ -30,9 +30,9 @@ def _secret(ctx: ServiceContext) -> bytes:
     if ctx.settings.secret:
         return ctx.settings.secret.encode("utf-8")
     # Development: the secret the email channel keeps in storage/secret, shared by processes.
-    from jcbot.channels.email.compose import reply_secret
+    from jcbot.secret import app_secret
 
-    return reply_secret(ctx.settings)
+    return app_secret(ctx.settings)
 
 
 @dataclass

@@ -10,14 +10,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
 import re
-import secrets
 from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,6 +25,7 @@ from jcbot.channels.email.parse import accepted_forms_text
 from jcbot.channels.email.tokens import make_token, reply_address
 from jcbot.resources import templates_dir
 from jcbot.services.context import Notice, Rendered
+from jcbot.secret import app_secret
 from jcbot.settings import Settings
 from jcbot.store.outbox import email_payload
 
@@ -43,24 +41,8 @@ KINDS = ("distribution", "confirmation", "escalation", "reminder", "seat_reminde
 
 
 def reply_secret(settings: Settings) -> bytes:
-    """The reply-token secret: JCBOT_SECRET, else a development secret kept in storage/secret."""
-    if settings.secret:
-        return settings.secret.encode("utf-8")
-    path = Path(settings.storage_dir) / "secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".secret.{os.getpid()}.{secrets.token_hex(4)}")
-        tmp.write_text(secrets.token_hex(32) + "\n", encoding="ascii")
-        tmp.chmod(0o600)
-        try:
-            # link() fails if another process made the file first: both then read the same secret.
-            os.link(tmp, path)
-            log.warning("JCBOT_SECRET is not set: reply tokens use a development secret kept in %s", path)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink(missing_ok=True)
-    return path.read_text(encoding="ascii").strip().encode("ascii")
+    """The secret that signs reply tokens (jcbot.secret.app_secret)."""
+    return app_secret(settings)
 
 
 def _split(address: str, setting: str, plus: bool = False) -> tuple[str, str]:

@@ -13,7 +13,7 @@ def test_the_assertion_bench_prints_its_ratio(kind, request, monkeypatch, capsys
     if kind == "postgresql":
         # The bench finds PostgreSQL the way the suite does: this session's server.
         monkeypatch.setenv("JCBOT_TEST_POSTGRES_URL", request.getfixturevalue("postgres_server").url())
-    assert main(["-n", "3", "--db", kind]) == 0
+    assert main(["-n", "3", "--db", kind, "--only", "assertions"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("assertions recorded per second: record_assertion vs raw INSERT + COMMIT")
     row = re.fullmatch(rf"{kind}\s+3\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)", out[2])
@@ -21,3 +21,16 @@ def test_the_assertion_bench_prints_its_ratio(kind, request, monkeypatch, capsys
     service, raw, ratio = map(float, row.groups())
     assert service > 0 and raw > 0 and ratio == pytest.approx(service / raw, abs=0.001)
     assert re.fullmatch(rf"ratio {kind}: service/raw = \d+\.\d{{3}} \(raw is [\d.]+x faster\)", out[3]), out
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_the_sweep_bench_prints_its_ratio(kind, request, monkeypatch, capsys):
+    if kind == "postgresql":
+        monkeypatch.setenv("JCBOT_TEST_POSTGRES_URL", request.getfixturevalue("postgres_server").url())
+    assert main(["--only", "sweep", "--db", kind, "--sweep-rows", "600"]) == 0
+    out = capsys.readouterr().out
+    row = re.search(rf"^{kind}\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$", out, re.MULTILINE)
+    assert row, out
+    assert int(row.group(1)) == 600
+    assert re.search(rf"^ratio {kind}: routine sweep/count = [\d.]+; a full reconciliation of 600 would take about \d+ s$",
+                     out, re.MULTILINE), out
