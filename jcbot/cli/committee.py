@@ -48,7 +48,7 @@ def committee_show(slug: str) -> None:
         for seat in ("japan", "host"):
             term = ro.term(seat, tx.now)
             alt = ro.alternate(seat, tx.now)
-            holder = f"{term.member} until {term.span.end.date() if term.span.end else '-'}" if term else "VACANT"
+            holder = f"{term.member} until {term.span.end.astimezone(rules.tz).date() if term.span.end else '-'}" if term else "VACANT"
             typer.echo(f"  {seat} co-chair  {holder}{f' (alternate {alt})' if alt else ''}")
         typer.echo(f"  members       {', '.join(ro.active_members(tx.now)) or '-'}")
 

@@ -1,6 +1,7 @@
 """`jcbot proposal ...`, `jcbot assert`, `jcbot pending`, `jcbot evaluate`."""
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime
 from pathlib import Path
@@ -140,6 +141,12 @@ def show(ref: str, as_json: bool = typer.Option(False, "--json")) -> None:
         typer.echo("why:\n" + "\n".join(f"  {t}" for t in data["trace"]))
 
 
+def _letter_key(member: str, position: str, at: str | None, note: str) -> str:
+    # The same letter entered twice (same member, answer, date and note) is recorded once.
+    digest = hashlib.sha256(f"{member}|{position}|{at or ''}|{' '.join(note.split())}".encode()).hexdigest()[:24]
+    return f"letter:{member}:{digest}"
+
+
 def assert_(ref: str, member: str, position: str = typer.Argument(..., help="affirmative or negative."),
             opinion: str = typer.Option(None, "--opinion", help="Required for a negative."),
             note: str = typer.Option(..., "--note", help="The letter: its date, how it arrived."),
@@ -157,7 +164,7 @@ def assert_(ref: str, member: str, position: str = typer.Argument(..., help="aff
     ctx = context()
     with refusals():
         r = assertions.record_assertion(ctx, ref, member, position, channel="letter", actor=actor(), opinion=opinion,
-                                        at=when, note=note, evidence_key=evidence or f"letter:{member}:{at or ctx.clock.now().isoformat()}")
+                                        at=when, note=note, evidence_key=evidence or _letter_key(member, position, at, note))
     if r.duplicate:
         typer.echo(f"{ref}: this letter was already recorded; status {r.status}")
     else:

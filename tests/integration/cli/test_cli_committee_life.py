@@ -139,3 +139,14 @@ def test_refer_then_adopt_at_a_meeting(jcbot, tmp_path):
     jcbot.refused("meeting", "record", "japan-mongolia", "--title", "4th", "--date", held, "--place", "Tokyo",
                   "--adopt", ref, match=f"{ref} is adopted, not referred")
     assert jcbot("audit", "verify").stdout.startswith("audit chain ok")
+
+
+def test_the_same_letter_entered_twice_is_recorded_once(jcbot):
+    ref = _set_up(jcbot)
+    first = jcbot("assert", ref, "dorj", "affirmative", "--note", "Letter of 4 March, by fax").stdout
+    again = jcbot("assert", ref, "dorj", "affirmative", "--note", "Letter of 4 March,  by fax").stdout
+    assert "recorded dorj affirmative" in first and "already recorded" in again
+    assert jcbot.sql("SELECT count(*) FROM assertion WHERE member = 'dorj'")[0][0] == 1
+    # Another letter (another note) is another assertion.
+    jcbot("assert", ref, "dorj", "affirmative", "--note", "Letter of 9 March")
+    assert jcbot.sql("SELECT count(*) FROM assertion WHERE member = 'dorj'")[0][0] == 2
