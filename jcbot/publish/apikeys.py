@@ -50,7 +50,7 @@ def revoke(ctx: ServiceContext, name: str, actor: str) -> ApiKey:
 
 def all_keys(ctx: ServiceContext) -> list[ApiKey]:
     """Every key, revoked ones included."""
-    with ctx.tx("reader") as tx:
+    with ctx.read() as tx:
         return list(tx.session.exec(select(ApiKey).order_by(ApiKey.name)))
 
 

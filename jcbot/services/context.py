@@ -18,7 +18,7 @@ from sqlmodel import Session
 from jcbot.clock import Clock
 from jcbot.settings import Settings
 from jcbot.store import audit, outbox
-from jcbot.store.db import session_scope
+from jcbot.store.db import read_scope, session_scope
 
 
 class ServiceError(ValueError):
@@ -87,6 +87,12 @@ class ServiceContext:
         with session_scope(self.engine) as session:
             yield Tx(session, self.clock.now(), actor, self)
 
+    @contextmanager
+    def read(self, actor: str = "reader") -> Iterator[Tx]:
+        """A read-only unit of work (views, pages): never waits for writers, never writes."""
+        with read_scope(self.engine) as session:
+            yield Tx(session, self.clock.now(), actor, self, read_only=True)
+
 
 @dataclass
 class Tx:
@@ -96,14 +102,19 @@ class Tx:
     now: datetime
     actor: str
     ctx: ServiceContext
+    read_only: bool = False
 
     def audit(self, action: str, subject: str, data: dict[str, Any], committee_id: int | None = None) -> audit.AuditEvent:
         """Append an audit event for this change."""
+        if self.read_only:
+            raise RuntimeError(f"{action}: a read-only unit of work cannot change anything")
         return audit.append(self.session, at=self.now, actor=self.actor, action=action,
                             subject=subject, data=data, committee_id=committee_id)
 
     def notify(self, notice: Notice) -> int:
         """Enqueue a notice on every channel that can reach its recipient; returns rows enqueued."""
+        if self.read_only:
+            raise RuntimeError(f"{notice.kind}: a read-only unit of work cannot send anything")
         count = 0
         for renderer in self.ctx.renderers:
             if renderer.channel not in notice.channels:

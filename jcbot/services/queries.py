@@ -45,14 +45,14 @@ def _view(session: Session, c: Committee, p: Proposal, v: ProposalVersion, now: 
 
 def show(ctx: ServiceContext, ref: str) -> ProposalView:
     """One proposal as it stands now."""
-    with ctx.tx("reader") as tx:
+    with ctx.read() as tx:
         c, p, v = get_proposal(tx.session, ref)
         return _view(tx.session, c, p, v, tx.now)
 
 
 def pending(ctx: ServiceContext, slug: str | None = None) -> list[ProposalView]:
     """Every open or objected proposal (of one committee, or all), soonest deadline first."""
-    with ctx.tx("reader") as tx:
+    with ctx.read() as tx:
         q = select(Committee, Proposal, ProposalVersion).join(Proposal, Proposal.committee_id == Committee.id).join(
             ProposalVersion, (ProposalVersion.proposal_id == Proposal.id) & (ProposalVersion.version == Proposal.current_version))
         q = q.where(ProposalVersion.status.in_(OPEN_STATUSES))  # type: ignore[attr-defined]
@@ -115,7 +115,7 @@ def sweep(ctx: ServiceContext, actor: str = "scheduler", full: bool = False) -> 
 
 def next_deadline(ctx: ServiceContext) -> datetime | None:
     """The soonest deadline still ahead among open proposals (the scheduler's next alarm)."""
-    with ctx.tx("reader") as tx:
+    with ctx.read() as tx:
         return tx.session.exec(select(ProposalVersion.deadline).where(
             ProposalVersion.status.in_(OPEN_STATUSES), ProposalVersion.deadline > tx.now)  # type: ignore[union-attr,operator]
             .order_by(ProposalVersion.deadline).limit(1)).first()

@@ -88,9 +88,24 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         # IMMEDIATE takes the write lock up front: transactions queue on the busy
         # timeout instead of failing when a reader later upgrades to a writer, and
         # check-then-write services (audit chain, outbox claims) are serialised.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read scope (pages, views) begins DEFERRED: under WAL it never waits for writers.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
     return engine
+
+
+READ_ONLY = "jcbot_read_only"
+
+
+@contextmanager
+def read_scope(engine: Engine) -> Iterator[Session]:
+    """A read-only transaction: a consistent snapshot that does not queue behind writers."""
+    with Session(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False) as session:
+        with session.begin():
+            yield session
+            # Nothing may be written in a read scope: a flush here would be a bug.
+            if session.new or session.dirty or session.deleted:
+                raise RuntimeError("a read scope tried to write")
 
 
 @contextmanager

@@ -95,7 +95,7 @@ def router(ctx: ServiceContext) -> APIRouter:
                           description="The integration's key, from `jcbot apikey create NAME`.")
 
     def key(value: str | None = Security(header)) -> str:
-        with ctx.tx("api") as tx:
+        with ctx.read("api") as tx:
             row = apikeys.check(tx.session, value)
         if row is None:
             raise HTTPException(401, "missing, unknown or revoked API key: send it in the X-API-Key header "
@@ -113,18 +113,18 @@ def router(ctx: ServiceContext) -> APIRouter:
 
     @r.get("/committees", response_model=list[CommitteeOut], summary="Every committee")
     def committees() -> list[CommitteeOut]:
-        with ctx.tx("api") as tx:
+        with ctx.read("api") as tx:
             return [_committee_out(c) for c in record.committees(tx.session)]
 
     @r.get("/committees/{slug}", response_model=CommitteeOut, summary="One committee")
     def committee(slug: str) -> CommitteeOut:
-        with ctx.tx("api") as tx:
+        with ctx.read("api") as tx:
             return _committee_out(committee_or_404(tx.session, slug))
 
     @r.get("/proposals", response_model=list[ProposalOut], summary="Proposals (current versions), newest first")
     def proposals(committee: str | None = Query(None, description="A committee's slug"),
                   status: Status | None = Query(None, description="Only proposals in this status")) -> list[ProposalOut]:
-        with ctx.tx("api") as tx:
+        with ctx.read("api") as tx:
             q = select(Committee, Proposal, ProposalVersion).join(Proposal, Proposal.committee_id == Committee.id).join(
                 ProposalVersion, (ProposalVersion.proposal_id == Proposal.id)
                 & (ProposalVersion.version == Proposal.current_version))
@@ -137,7 +137,7 @@ def router(ctx: ServiceContext) -> APIRouter:
 
     @r.get("/proposals/{ref}", response_model=ProposalOut, summary="One proposal")
     def proposal(ref: str) -> ProposalOut:
-        with ctx.tx("api") as tx:
+        with ctx.read("api") as tx:
             p = tx.session.exec(select(Proposal).where(Proposal.ref == ref)).first()
             if p is None:
                 raise HTTPException(404, f"no proposal {ref!r}")
@@ -147,14 +147,14 @@ def router(ctx: ServiceContext) -> APIRouter:
 
     @r.get("/decisions", response_model=list[DecisionOut], summary="Adopted decisions, newest first")
     def decisions(committee: str | None = Query(None, description="A committee's slug")) -> list[dict]:
-        with ctx.tx("api") as tx:
+        with ctx.read("api") as tx:
             cs = [committee_or_404(tx.session, committee)] if committee else record.committees(tx.session)
             out = [d for c in cs for d in record.decisions(tx.session, c)]
             return [d.as_json() for d in sorted(out, key=lambda d: d.adopted_at, reverse=True)]
 
     @r.get("/decisions/{number}", response_model=DecisionOut, summary="One decision")
     def decision(number: str) -> dict:
-        with ctx.tx("api") as tx:
+        with ctx.read("api") as tx:
             d = tx.session.exec(select(Decision).where(Decision.number == number)).first()
             c = tx.session.get(Committee, d.committee_id) if d else None
             found = record.decision(tx.session, c, number) if c else None

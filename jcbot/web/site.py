@@ -35,7 +35,7 @@ def router(ctx: ServiceContext) -> APIRouter:
 
     @r.get("/")
     def index() -> Response:
-        with ctx.tx("public") as tx:
+        with ctx.read("public") as tx:
             rows = []
             for c in record.committees(tx.session):
                 ds = record.decisions(tx.session, c)
@@ -44,7 +44,7 @@ def router(ctx: ServiceContext) -> APIRouter:
 
     @r.get("/c/{slug}/")
     def committee(slug: str) -> Response:
-        with ctx.tx("public") as tx:
+        with ctx.read("public") as tx:
             c = record.committee(tx.session, slug)
             head = record.chain_head(tx.session)
             if c is None:
@@ -54,7 +54,7 @@ def router(ctx: ServiceContext) -> APIRouter:
     @r.get("/c/{slug}/decisions/{number}/")
     def decision(slug: str, number: str) -> Response:
         root = "../../../../"
-        with ctx.tx("public") as tx:
+        with ctx.read("public") as tx:
             c = record.committee(tx.session, slug)
             head = record.chain_head(tx.session)
             d = record.decision(tx.session, c, number) if c else None
@@ -65,7 +65,7 @@ def router(ctx: ServiceContext) -> APIRouter:
 
     @r.get("/c/{slug}/feed.atom")
     def feed(slug: str) -> Response:
-        with ctx.tx("public") as tx:
+        with ctx.read("public") as tx:
             c = record.committee(tx.session, slug)
             if c is None:
                 return Response(f"no committee {slug!r}\n", 404, media_type="text/plain")
@@ -74,7 +74,7 @@ def router(ctx: ServiceContext) -> APIRouter:
 
     @r.get("/c/{slug}/decisions.json")
     def export(slug: str) -> Response:
-        with ctx.tx("public") as tx:
+        with ctx.read("public") as tx:
             c = record.committee(tx.session, slug)
             if c is None:
                 return Response('{"error": "no such committee"}\n', 404, media_type="application/json")

@@ -11,7 +11,8 @@ from sqlalchemy.exc import StatementError
 
 from jcbot.store import outbox
 from jcbot.store.db import (
-    JSONText, UTCDateTime, canonical_json, database_url, make_engine, normalize_url, session_scope,
+    read_scope,
+    JSONText, UTCDateTime, canonical_json, database_url, init_db, make_engine, normalize_url, session_scope,
 )
 
 T0 = datetime(2026, 3, 1, 9, 0, 0, 123456, tzinfo=UTC)
@@ -140,3 +141,33 @@ def test_read_then_write_transactions_do_not_lose_updates_on_sqlite(tmp_path):
     with engine.connect() as conn:
         assert conn.execute(select(counter.c.n)).scalar_one() == 100
     engine.dispose()
+
+
+def test_a_read_scope_does_not_wait_for_a_writer_on_sqlite(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    init_db(engine)
+    with session_scope(engine) as writer:
+        writer.execute(text("INSERT INTO counter (committee_id, name, value) SELECT 1, 'x', 1 WHERE 0"))
+        # The writer holds the write lock (BEGIN IMMEDIATE); a read scope still answers at once.
+        result: list = []
+        t = threading.Thread(target=lambda: result.append(_count_in_read_scope(engine)))
+        t.start()
+        t.join(timeout=5)
+        assert result == [0], "the read scope waited for the writer"
+    engine.dispose()
+
+
+def _count_in_read_scope(engine) -> int:
+    with read_scope(engine) as s:
+        return s.execute(text("SELECT count(*) FROM audit_event")).scalar_one()
+
+
+def test_a_read_scope_refuses_to_write(engine):
+    from jcbot.store.models import Committee
+
+    with pytest.raises(RuntimeError, match="read scope tried to write"):
+        with read_scope(engine) as s:
+            s.add(Committee(slug="x", name="x", host_country="x", code="XX", timezone="UTC", rules_source="x",
+                            rules_yaml="x", created_at=datetime.now(UTC)))
+    with session_scope(engine) as s:
+        assert s.execute(text("SELECT count(*) FROM committee")).scalar_one() == 0
