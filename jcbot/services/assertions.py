@@ -40,8 +40,9 @@ def record_assertion(
     """
     if channel not in CHANNELS:
         raise ServiceError(f"unknown channel {channel!r}")
-    if at is not None and channel != "letter":
-        raise ServiceError("only an assertion made by letter may carry an earlier instant")
+    if at is not None and channel not in ("letter", "email"):
+        # A letter is dated by the secretariat; an email by when our mail server received it.
+        raise ServiceError("only an assertion made by letter or received by email may carry an earlier instant")
     if channel == "letter" and not (note or "").strip():
         raise ServiceError("an assertion recorded from a letter needs a note (which letter, received when)")
     opinion = opinion.strip() if opinion and opinion.strip() else None

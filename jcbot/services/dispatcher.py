@@ -125,9 +125,13 @@ class Dispatcher:
                 outbox.mark_failed(
                     session, message.id, now=now, reason=reason or "", attempt=message.attempt
                 )
-                log.warning("outbox: message %s failed for good: %s", message.id, reason)
             else:
                 outbox.mark_retry(
                     session, message.id, now=now, error=reason or "",
                     retry_after=retry_after, attempt=message.attempt,
                 )
+        # One line per delivery attempt: what, which proposal, which channel, outcome.
+        level = logging.INFO if status == "sent" else logging.WARNING
+        log.log(level, "event=outbox.%s channel=%s kind=%s message=%s proposal=%s attempt=%s%s", status,
+                message.channel, message.kind, message.id, message.proposal_id, message.attempt,
+                f" reason={reason!r}" if reason else "")

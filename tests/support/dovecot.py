@@ -186,7 +186,7 @@ class DovecotServer:
         return conn
 
     def append(self, username: str, message: bytes | str | email.message.Message,
-               mailbox: str = "INBOX", flags: str | None = None) -> int | None:
+               mailbox: str = "INBOX", flags: str | None = None, received: float | None = None) -> int | None:
         """APPEND a raw RFC 822 message to a user's mailbox; return its UID (from APPENDUID)."""
         if isinstance(message, email.message.Message):
             message = message.as_bytes()
@@ -196,7 +196,8 @@ class DovecotServer:
         message = re.sub(rb"\r?\n", b"\r\n", message)
         conn = self._login(username)
         try:
-            typ, data = conn.append(mailbox, flags, imaplib.Time2Internaldate(time.time()), message)
+            # `received` (epoch seconds) sets the INTERNALDATE: when the server received it.
+            typ, data = conn.append(mailbox, flags, imaplib.Time2Internaldate(received or time.time()), message)
             if typ != "OK":
                 raise RuntimeError(f"APPEND failed: {data!r}")
             found = re.search(rb"APPENDUID \d+ (\d+)", data[0] or b"")

@@ -8,6 +8,8 @@ move was not confirmed) is recorded once, because assertions dedupe on Message-I
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
+import re
 import logging
 import ssl
 
@@ -72,14 +74,30 @@ async def ensure_folder(client: aioimaplib.IMAP4, name: str) -> None:
         _ok(created, f"CREATE {name}")
 
 
-async def _fetch(client: aioimaplib.IMAP4, uid: str) -> bytes | None:
-    response = _ok(await client.uid("fetch", uid, "(BODY.PEEK[])"), f"FETCH {uid}")
+_INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
+
+
+async def _fetch(client: aioimaplib.IMAP4, uid: str) -> tuple[bytes, datetime | None] | None:
+    response = _ok(await client.uid("fetch", uid, "(INTERNALDATE BODY.PEEK[])"), f"FETCH {uid}")
     # One message per FETCH, so its one literal is the message (aioimaplib gives literals as
     # bytearray), wherever the server puts the UID item.
+    received = None
+    for line in response.lines:
+        found = _INTERNALDATE.search(bytes(line)) if not isinstance(line, bytearray) else None
+        if found:
+            received = _internaldate(found.group(1).decode("ascii", "replace"))
     for line in response.lines:
         if isinstance(line, bytearray):
-            return bytes(line)
+            return bytes(line), received
     return None  # expunged meanwhile by another client
+
+
+def _internaldate(text: str) -> datetime | None:
+    """When the mail server received the message (IMAP INTERNALDATE), or None if unreadable."""
+    try:
+        return datetime.strptime(text.strip(), "%d-%b-%Y %H:%M:%S %z")
+    except ValueError:
+        return None
 
 
 async def _move(client: aioimaplib.IMAP4, uid: str, folder: str) -> None:
@@ -107,11 +125,14 @@ async def poll_once(ctx: ServiceContext) -> int:
         found = _ok(await client.uid_search("ALL", charset=None), "SEARCH")
         uids = found.lines[0].decode().split() if found.lines and found.lines[0][:1].isdigit() else []
         for uid in uids:
-            raw = await _fetch(client, uid)
-            if raw is None:
+            fetched = await _fetch(client, uid)
+            if fetched is None:
                 continue
+            raw, received = fetched
             try:
-                result = await asyncio.to_thread(handle_message, ctx, raw, via="imap")
+                # The instant the server received the reply is when the member answered, not
+                # when this poll ran: a reply at 23:59 on day N counts within the period.
+                result = await asyncio.to_thread(handle_message, ctx, raw, via="imap", received_at=received)
             except Exception:
                 log.exception("email via imap: message UID %s left in %s for the next poll", uid, s.inbound_imap_folder)
                 continue

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
@@ -162,15 +163,16 @@ def _check(ctx: ServiceContext, reading: ReplyReading, raw: bytes, sender: str, 
     return claims, who, p.ref, data
 
 
-def _record(ctx: ServiceContext, reading: ReplyReading, raw: bytes, sender: str, evidence: str
-            ) -> tuple[Recorded, _Sender, str, int]:
+def _record(ctx: ServiceContext, reading: ReplyReading, raw: bytes, sender: str, evidence: str,
+            received_at: datetime | None = None) -> tuple[Recorded, _Sender, str, int]:
     """Check the reply, then record it; a refusal by the service becomes a _Refused too."""
     claims, who, ref, data = _check(ctx, reading, raw, sender, evidence)
     for attempt in (1, 2):
         try:
             done = record_assertion(
                 ctx, ref, who.handle, reading.assertion or "", channel="email", evidence_key=evidence,
-                actor=f"email:{sender}"[:200], opinion=reading.opinion, version=claims.version)
+                actor=f"email:{sender}"[:200], opinion=reading.opinion, version=claims.version,
+                at=_received(ctx, received_at))
             return done, who, ref, claims.version
         except IntegrityError:
             # The same message delivered twice at once: the other delivery recorded it.
@@ -179,6 +181,13 @@ def _record(ctx: ServiceContext, reading: ReplyReading, raw: bytes, sender: str,
         except (ServiceError, ProcedureError) as exc:
             raise _Refused(str(exc), who, data) from None
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _received(ctx: ServiceContext, received_at: datetime | None) -> datetime | None:
+    # A server clock ahead of ours must not date an assertion in the future.
+    if received_at is None or received_at.tzinfo is None or received_at >= ctx.clock.now():
+        return None
+    return received_at
 
 
 def _refuse(ctx: ServiceContext, refused: _Refused, reading: ReplyReading, msg: EmailMessage, sender: str,
@@ -199,30 +208,34 @@ def _refuse(ctx: ServiceContext, refused: _Refused, reading: ReplyReading, msg: 
         return tx.notify(notice) > 0
 
 
-def handle_message(ctx: ServiceContext, raw: bytes, *, via: str) -> InboundResult:
-    """Turn one received email into an assertion, a refusal, or nothing (automatic mail)."""
+def handle_message(ctx: ServiceContext, raw: bytes, *, via: str, received_at: datetime | None = None) -> InboundResult:
+    """Turn one received email into an assertion, a refusal, or nothing (automatic mail).
+
+    `received_at` is when the organisation's mail server received it (IMAP INTERNALDATE);
+    the assertion is made then. Without it (LMTP hands mail over at once) it is now.
+    """
     msg = message_from_bytes(raw, _class=EmailMessage, policy=default)
     reading = read_reply(msg, reply_local=ctx.settings.reply_address.rpartition("@")[0])
     mid, sender = reading.message_id, reading.from_address
     if reading.kind == "auto_reply":
-        log.info("email via %s: %s ignored: %s", via, mid, reading.reason)
+        log.info("event=email.received channel=email via=%s message=%s outcome=ignored reason=%r", via, mid, reading.reason)
         return InboundResult("ignored", reading.reason, mid)
     if sender is None or _ours(sender, ctx):
         # Answering would go nowhere, or to jcbot itself (a loop).
         why = "no single From address to answer" if sender is None else "sent by jcbot itself"
-        log.info("email via %s: %s ignored: %s", via, mid, why)
+        log.info("event=email.received channel=email via=%s message=%s outcome=ignored reason=%r", via, mid, why)
         return InboundResult("ignored", why, mid)
     evidence = _evidence(mid, raw)
     try:
-        done, who, ref, version = _record(ctx, reading, raw, sender, evidence)
+        done, who, ref, version = _record(ctx, reading, raw, sender, evidence, received_at)
     except _Seen as seen:
-        log.info("email via %s: %s from %s already recorded", via, mid, sender)
+        log.info("event=email.received channel=email via=%s message=%s outcome=duplicate", via, mid)
         return InboundResult("duplicate", "this message was recorded before", mid, seen.assertion_id)
     except _Refused as refused:
         answered = _refuse(ctx, refused, reading, msg, sender, evidence)
-        log.info("email via %s: %s from %s refused: %s", via, mid, sender, refused.reason)
+        log.info("event=email.received channel=email via=%s message=%s outcome=refused reason=%r", via, mid, refused.reason)
         return InboundResult("refused", refused.reason, mid, answered=answered)
     outcome: Outcome = "duplicate" if done.duplicate else "recorded"
     reason = f"{reading.assertion} of {who.handle} on {ref} version {version} ({done.status})"
-    log.info("email via %s: %s from %s %s: %s", via, mid, sender, outcome, reason)
+    log.info("event=email.received channel=email via=%s message=%s proposal=%s outcome=%s reason=%r", via, mid, ref, outcome, reason)
     return InboundResult(outcome, reason, mid, done.assertion_id)

@@ -58,10 +58,10 @@ async def test_a_message_whose_handling_fails_stays_for_the_next_poll(jc, doveco
     dovecot_server.append(imap_user.username, reply("iphone_agree.eml", to=jc.reply_to("dorj"), sender=DORJ))
     real = imap.handle_message
 
-    def flaky(ctx, raw, *, via):
+    def flaky(ctx, raw, *, via, received_at=None):
         if DORJ.encode() in raw:
             raise RuntimeError("database unreachable")
-        return real(ctx, raw, via=via)
+        return real(ctx, raw, via=via, received_at=received_at)
 
     monkeypatch.setattr(imap, "handle_message", flaky)
     assert await poll_once(jc.ctx) == 1
@@ -132,3 +132,20 @@ async def test_untrusted_certificate_is_refused(jc, dovecot_server, imap_user, t
         with pytest.raises(ssl.SSLCertVerificationError):
             await poll_once(jc.ctx)
     assert jc.assertions() == [] and len(mailbox(dovecot_server, imap_user)) == 1
+
+
+async def test_a_reply_counts_when_the_server_received_it_not_when_polled(jc, dovecot_server, imap_user):
+    from datetime import timedelta
+
+    from jcbot.services.queries import show
+
+    deadline = show(jc.ctx, jc.ref).version.deadline
+    received = deadline - timedelta(seconds=10)  # the last seconds of the period
+    dovecot_server.append(imap_user.username, reply("outlook_web_object.eml", to=jc.reply_to("sato"), sender=SATO),
+                          received=received.timestamp())
+    jc.clock.set(deadline + timedelta(minutes=5))  # the poll runs after the deadline
+    assert await poll_once(jc.ctx) == 1
+    [recorded] = [a for a in jc.assertions() if a.member == "sato"]
+    assert recorded.at == received and recorded.position == "negative"
+    # Within the period: it counts against adoption by no objection.
+    assert show(jc.ctx, jc.ref).verdict.negatives == ("sato",)
