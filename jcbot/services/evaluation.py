@@ -39,19 +39,25 @@ class Facts:
 def gather(session: Session, committee: Committee, proposal: Proposal, version: ProposalVersion,
            roster: Roster | None = None) -> Facts:
     """Read a distributed version's facts from the database."""
-    assert version.distributed_at is not None and version.deadline is not None
     records = session.exec(
         select(AssertionRecord).where(AssertionRecord.version_id == version.id)
         .order_by(AssertionRecord.at, AssertionRecord.id)
     ).all()
-    assertions = tuple(Assertion(r.member, r.position, r.at, r.opinion, ref=str(r.id)) for r in records)  # type: ignore[arg-type]
-    closure = Closure(version.closed_as, version.closed_at) if version.closed_as and version.closed_at else None  # type: ignore[arg-type]
-    dist = Distribution(version.distributed_at, version.deadline, tuple(version.electorate or ()))
     items = tuple(
         {"kind": i.kind, "title": i.title, "reference": i.reference}
         for i in session.exec(select(ProposalItem).where(ProposalItem.version_id == version.id).order_by(ProposalItem.position))
     )
-    return Facts(committee, proposal, version, roster or load_roster(session, committee), dist, assertions, closure, items)
+    return facts_of(committee, proposal, version, roster or load_roster(session, committee), records, items)
+
+
+def facts_of(committee: Committee, proposal: Proposal, version: ProposalVersion, roster: Roster,
+             records: list[AssertionRecord] | tuple[AssertionRecord, ...], items: tuple[dict, ...] = ()) -> Facts:
+    """The facts of a version from rows already read (assertion records in recorded order)."""
+    assert version.distributed_at is not None and version.deadline is not None
+    assertions = tuple(Assertion(r.member, r.position, r.at, r.opinion, ref=str(r.id)) for r in records)  # type: ignore[arg-type]
+    closure = Closure(version.closed_as, version.closed_at) if version.closed_as and version.closed_at else None  # type: ignore[arg-type]
+    dist = Distribution(version.distributed_at, version.deadline, tuple(version.electorate or ()))
+    return Facts(committee, proposal, version, roster, dist, assertions, closure, items)
 
 
 def verdict_of(facts: Facts, now: datetime) -> Verdict:

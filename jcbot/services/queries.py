@@ -4,14 +4,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from jcbot.core.decision import Verdict
 from jcbot.services.context import ServiceContext
-from jcbot.services.evaluation import OPEN_STATUSES, Facts, gather, settle, verdict_of
+from jcbot.services.evaluation import OPEN_STATUSES, Facts, facts_of, gather, settle, verdict_of
 from jcbot.services.proposals import get_proposal
 from jcbot.services.roster import get_committee, load_roster
-from jcbot.store.models import AssertionRecord, Committee, Proposal, ProposalVersion
+from jcbot.core.roster import Roster
+from jcbot.store.models import AssertionRecord, Committee, Proposal, ProposalVersion, RosterChange
 
 
 @dataclass(frozen=True)
@@ -93,10 +94,14 @@ def sweep(ctx: ServiceContext, actor: str = "scheduler", full: bool = False) -> 
     Adoption is recorded at the instant the core gives (the deadline, or the assertion
     that completed it), however late the sweep runs; a second sweep changes nothing.
     """
-    with ctx.tx(actor) as tx:
-        ids = open_version_ids(tx.session, None if full else tx.now)
+    # Judge every candidate in one read-only snapshot (cheap, never blocks writers); lock
+    # and settle, each in its own transaction, only those whose status must change.
+    rosters: dict[int, tuple[int | None, Roster]] = {}
+    with ctx.read(actor) as rtx:
+        ids = open_version_ids(rtx.session, None if full else rtx.now)
+        due = _changing(rtx.session, ids, rtx.now, rosters)
     changed = []
-    for vid in ids:
+    for vid in due:
         with ctx.tx(actor) as tx:
             # Lock the proposal first, as every change does, then read the version: a
             # sweep on another machine or an assertion arriving now has committed by then.
@@ -106,11 +111,47 @@ def sweep(ctx: ServiceContext, actor: str = "scheduler", full: bool = False) -> 
             if v is None or v.status not in OPEN_STATUSES:
                 continue  # settled meanwhile by another worker
             c = tx.session.get(Committee, p.committee_id)  # type: ignore[union-attr]
-            facts: Facts = gather(tx.session, c, p, v)  # type: ignore[arg-type]
+            facts: Facts = gather(tx.session, c, p, v, _roster(tx.session, c, rosters))  # type: ignore[arg-type]
             new = settle(tx, facts, verdict_of(facts, tx.now))
             if new:
                 changed.append((p.ref, new))  # type: ignore[union-attr]
     return SweepResult(len(ids), changed)
+
+
+def _changing(session: Session, ids: list[int], now: datetime, rosters: dict, chunk: int = 500) -> list[int]:
+    """The versions among `ids` whose verdict now differs from their stored status.
+
+    Read in chunks with one query for the versions and one for their assertions, so a
+    reconciliation of many proposals costs a few queries per chunk, not per proposal.
+    """
+    out: list[int] = []
+    for start in range(0, len(ids), chunk):
+        part = ids[start:start + chunk]
+        rows = session.exec(select(Committee, Proposal, ProposalVersion)
+                            .join(Proposal, Proposal.committee_id == Committee.id)
+                            .join(ProposalVersion, ProposalVersion.proposal_id == Proposal.id)
+                            .where(ProposalVersion.id.in_(part))).all()  # type: ignore[union-attr]
+        records: dict[int, list[AssertionRecord]] = {vid: [] for vid in part}
+        for r in session.exec(select(AssertionRecord).where(AssertionRecord.version_id.in_(part))  # type: ignore[attr-defined]
+                              .order_by(AssertionRecord.at, AssertionRecord.id)):
+            records[r.version_id].append(r)
+        lasts = dict(session.exec(select(RosterChange.committee_id, func.max(RosterChange.id))
+                                  .group_by(RosterChange.committee_id)).all())
+        for c, p, v in rows:
+            facts = facts_of(c, p, v, _roster(session, c, rosters, lasts.get(c.id)), records[v.id])  # type: ignore[index]
+            if verdict_of(facts, now).status != v.status:
+                out.append(v.id)  # type: ignore[arg-type]
+    return out
+
+
+def _roster(session: Session, c: Committee, cache: dict[int, tuple[int | None, Roster]], last: int | None = None) -> Roster:
+    """The committee's roster, replayed once per sweep unless a roster change was committed since."""
+    if last is None:
+        last = session.exec(select(func.max(RosterChange.id)).where(RosterChange.committee_id == c.id)).one()
+    cached = cache.get(c.id)  # type: ignore[arg-type]
+    if cached is None or cached[0] != last:
+        cached = cache[c.id] = (last, load_roster(session, c))  # type: ignore[index]
+    return cached[1]
 
 
 def next_deadline(ctx: ServiceContext) -> datetime | None:
