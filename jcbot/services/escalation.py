@@ -6,6 +6,7 @@ belongs in the record, so it is an audit event like the others.
 """
 from __future__ import annotations
 
+from jcbot.core.cochairs import acting_for_cochairs
 from jcbot.services.context import ServiceContext, ServiceError
 from jcbot.services.evaluation import OPEN_STATUSES, gather, settle, verdict_of
 from jcbot.services.proposals import get_proposal
@@ -17,8 +18,7 @@ def leave_open(ctx: ServiceContext, ref: str, actor: str, by: str, note: str | N
     with ctx.tx(actor) as tx:
         c, p, v = get_proposal(tx.session, ref, lock=True)
         roster = load_roster(tx.session, c)
-        if not roster.seats_spoken_for(by, tx.now):
-            raise ServiceError(f"{by} is neither a co-chair nor an active alternate, so cannot decide to leave {ref} open")
+        acting_for_cochairs(roster, by, tx.now, f"decide to leave {ref} open")
         if v.distributed_at is None:
             raise ServiceError(f"{ref} has not been distributed")
         # Settle first: a deadline may have passed since the last sweep.

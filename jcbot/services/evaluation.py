@@ -11,8 +11,9 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from jcbot.core.cochairs import escalation_recipients
 from jcbot.core.decision import Assertion, Closure, Distribution, Verdict, evaluate
-from jcbot.core.roster import GOVERNMENTS, Roster
+from jcbot.core.roster import Roster
 from jcbot.services import notices
 from jcbot.services.context import Tx
 from jcbot.services.numbering import decision_number, item_reference
@@ -134,14 +135,9 @@ def members_by_handle(session: Session, committee: Committee) -> dict[str, Membe
 
 
 def cochair_recipients(session: Session, committee: Committee, roster: Roster, at: datetime) -> list[notices.Recipient]:
-    """Both co-chairs and their active alternates at `at` (once each)."""
+    """Both co-chairs and their active alternates at `at` (once each), as the core names them."""
     by_handle = members_by_handle(session, committee)
-    handles: list[str] = []
-    for seat in GOVERNMENTS:
-        for h in (roster.holder(seat, at), roster.alternate(seat, at)):
-            if h and h not in handles:
-                handles.append(h)
-    return [recipient(by_handle[h]) for h in handles if h in by_handle]
+    return [recipient(by_handle[h]) for h in escalation_recipients(roster, at) if h in by_handle]
 
 
 def _notify_all(tx: Tx, facts: Facts, kind: str, extra: dict) -> None:

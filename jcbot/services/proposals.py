@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
+from jcbot.core.cochairs import acting_for_cochairs
 from jcbot.core.decision import distribute as core_distribute
 from jcbot.core.roster import Roster
 from jcbot.services import notices
@@ -83,12 +84,8 @@ def draft(ctx: ServiceContext, slug: str, title: str, text: str, items: list[Ite
 
 
 def _require_cochairs(roster: Roster, by: str | None, tx: Tx, what: str) -> str:
-    """`by` must speak for a seat now (co-chair or active alternate); None = the secretariat on their behalf."""
-    if by is None:
-        return "secretariat on behalf of the co-chairs"
-    if not roster.seats_spoken_for(by, tx.now):
-        raise ServiceError(f"{by} is neither a co-chair nor an active alternate, so cannot {what}")
-    return by
+    """Who acts for the co-chairs now (the core decides; None = the secretariat on their behalf)."""
+    return acting_for_cochairs(roster, by, tx.now, what)
 
 
 def _distribute(tx: Tx, c: Committee, p: Proposal, v: ProposalVersion, roster: Roster, who: str) -> Facts:

@@ -112,7 +112,7 @@ def test_a_letter_recorded_by_the_secretariat(ctx, engine, ref):
 
 @pytest.mark.parametrize("kw, match", [
     ({"channel": "letter", "note": "  "}, "an assertion recorded from a letter needs a note"),
-    ({"channel": "email", "at": T0}, "only an assertion made by letter may carry an earlier instant"),
+    ({"channel": "slack", "at": T0}, "only an assertion made by letter or received by email may carry an earlier instant"),
     ({"channel": "letter", "note": "n", "at": T0 + timedelta(days=1)}, "cannot be recorded in the future"),
     ({"channel": "letter", "note": "n", "at": T0 - timedelta(seconds=1)}, "is before the distribution"),
 ])
