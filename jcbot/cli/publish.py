@@ -59,7 +59,7 @@ def verify_published(directory: Path = typer.Argument(..., help="The folder `jcb
 @apikey_app.command("create")
 def apikey_create(name: str = typer.Argument(..., help="The integration, e.g. registry-sync.")) -> None:
     """Create a key; it is printed once and stored only as a hash."""
-    from jcbot.publish import apikeys
+    from jcbot.services import apikeys
 
     with refusals():
         row, key = apikeys.create(context(), name, actor())
@@ -69,7 +69,7 @@ def apikey_create(name: str = typer.Argument(..., help="The integration, e.g. re
 @apikey_app.command("list")
 def apikey_list() -> None:
     """Every key: name, prefix, created, revoked."""
-    from jcbot.publish import apikeys
+    from jcbot.services import apikeys
 
     rows = [[k.name, k.prefix + "...", f"{k.created_at:%Y-%m-%d}", k.created_by,
              f"{k.revoked_at:%Y-%m-%d}" if k.revoked_at else None] for k in apikeys.all_keys(context())]
@@ -79,7 +79,7 @@ def apikey_list() -> None:
 @apikey_app.command("revoke")
 def apikey_revoke(name: str) -> None:
     """Revoke a key: its requests are refused from now on."""
-    from jcbot.publish import apikeys
+    from jcbot.services import apikeys
 
     with refusals():
         apikeys.revoke(context(), name, actor())

@@ -14,7 +14,8 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel
 from sqlmodel import Session, select
 
-from jcbot.publish import apikeys, record
+from jcbot.publish import record
+from jcbot.services import apikeys
 from jcbot.services.context import ServiceContext
 from jcbot.store.models import Committee, Decision, Proposal, ProposalItem, ProposalVersion
 

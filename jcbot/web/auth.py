@@ -17,8 +17,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from jcbot.publish import render, signin
-from jcbot.publish.viewers import Viewer, viewer
+from jcbot.publish import render
+from jcbot.services import signin
+from jcbot.services.viewers import Viewer, viewer
 from jcbot.resources import templates_dir
 from jcbot.services.context import ServiceContext
 from jcbot.web.site import html

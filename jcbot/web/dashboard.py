@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from jcbot.core.errors import ProcedureError
-from jcbot.publish import board
+from jcbot.services import board
 from jcbot.services import escalation, proposals
 from jcbot.services.context import ServiceContext, ServiceError
 from jcbot.web import auth as web_auth

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from jcbot.cli import app
 from jcbot.cli.common import reset_context
-from jcbot.publish import apikeys
+from jcbot.services import apikeys
 from jcbot.services import assertions, proposals
 from jcbot.services.context import ServiceError
 from jcbot.store.db import session_scope

@@ -14,7 +14,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from jcbot.core.duties import Duty, calendar_duties
-from jcbot.publish.viewers import Access, Viewer
+from jcbot.services.viewers import Access, Viewer
 from jcbot.services import queries
 from jcbot.services.context import ServiceContext
 from jcbot.services.roster import load_roster

@@ -12,8 +12,8 @@ from datetime import timedelta
 from sqlalchemy import func, update
 from sqlmodel import select
 
-from jcbot.publish.apikeys import digest
-from jcbot.publish.viewers import normalize_email, registered
+from jcbot.services.apikeys import digest
+from jcbot.services.viewers import normalize_email, registered
 from jcbot.services.context import Notice, ServiceContext
 from jcbot.store.web_models import SigninToken, WebSession
 
