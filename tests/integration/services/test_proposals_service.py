@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from jcbot.core.errors import AssertionRefused, DistributionRefused
+from jcbot.core.errors import AssertionRefused, DistributionRefused, ProcedureError
 from jcbot.services import proposals, queries, roster
 from jcbot.services.assertions import record_assertion
 from jcbot.services.context import ServiceError
@@ -102,7 +102,7 @@ def test_who_may_distribute(ctx, engine):
     committee(ctx)
     ref = proposals.draft(ctx, "japan-mongolia", "P", "Text.", ITEMS, SECRETARIAT).ref
     before = counts(engine)
-    with pytest.raises(ServiceError, match="suzuki is neither a co-chair nor an active alternate"):
+    with pytest.raises(ProcedureError, match="suzuki is neither a co-chair nor an active alternate"):
         proposals.distribute(ctx, ref, SECRETARIAT, by="suzuki")
     assert counts(engine) == before
     proposals.distribute(ctx, ref, SECRETARIAT, by="dorj")  # bat's alternate
@@ -129,7 +129,7 @@ def test_withdraw(ctx, engine):
     committee(ctx)
     ref = distributed(ctx)
     tick(ctx.clock, 60)
-    with pytest.raises(ServiceError, match="suzuki is neither a co-chair"):
+    with pytest.raises(ProcedureError, match="suzuki is neither a co-chair"):
         proposals.withdraw(ctx, ref, SECRETARIAT, by="suzuki")
     proposals.withdraw(ctx, ref, SECRETARIAT, by="tanaka", note="superseded by a new methodology")
     v = _version(engine, ref, 1)
