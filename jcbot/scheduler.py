@@ -60,13 +60,16 @@ class Scheduler:
                 result = await asyncio.to_thread(queries.sweep, self.ctx, "scheduler", self._full_sweep_due())
                 for ref, status in result.changed:
                     log.info("event=proposal.%s proposal=%s outcome=recorded", status, ref)
+                if result.changed:
+                    # Adoption notices go out now, not after the reminders' pass over every open proposal.
+                    asyncio.get_running_loop().create_task(self.dispatch())
                 sent = await asyncio.to_thread(reminders.send_reminders, self.ctx)
                 sent += await asyncio.to_thread(reminders.send_digests, self.ctx)
                 now = self.ctx.clock.now()
                 if self._last_duties is None or now - self._last_duties >= DUTIES_EVERY:
                     sent += await asyncio.to_thread(reminders.flag_duties, self.ctx)
                     self._last_duties = now
-                if result.changed or sent:
+                if sent:
                     asyncio.get_running_loop().create_task(self.dispatch())
             except Exception:
                 log.exception("event=tick outcome=error")

@@ -119,6 +119,8 @@ class Tx:
         for renderer in self.ctx.renderers:
             if renderer.channel not in notice.channels:
                 continue
+            if outbox.exists(self.session, f"{renderer.channel}:{notice.key}"):
+                continue  # already enqueued (a second sweep, a retried request): rendering would be wasted
             for row in renderer.render(notice):
                 outbox.enqueue(
                     self.session, now=self.now, channel=row.channel, kind=notice.kind,
@@ -127,3 +129,8 @@ class Tx:
                 )
                 count += 1
         return count
+
+    def pending_notice(self, notice: Notice) -> bool:
+        """Whether some configured channel has not enqueued this notice yet."""
+        return any(not outbox.exists(self.session, f"{r.channel}:{notice.key}")
+                   for r in self.ctx.renderers if r.channel in notice.channels)

@@ -29,32 +29,46 @@ def _open_versions(session: Session) -> list[tuple[Committee, Proposal, Proposal
 
 
 def send_reminders(ctx: ServiceContext, actor: str = "scheduler") -> int:
-    """Remind awaited members (and co-chairs whose seat's affirmation is missing); returns notices enqueued."""
-    count = 0
+    """Remind awaited members (and co-chairs whose seat's affirmation is missing); returns notices enqueued.
+
+    Judged in a read-only snapshot (it looks at every open proposal, and must not hold
+    the write lock the dispatcher needs); only reminders not yet enqueued are written.
+    """
+    with ctx.read(actor) as tx:
+        due = [n for n in _due_reminders(tx) if tx.pending_notice(n)]
+    if not due:
+        return 0
     with ctx.tx(actor) as tx:
-        rosters: dict[int, Roster] = {}
-        for c, p, v in _open_versions(tx.session):
-            roster = rosters.setdefault(c.id, load_roster(tx.session, c))  # type: ignore[arg-type]
-            facts = gather(tx.session, c, p, v, roster)
-            verdict = verdict_of(facts, tx.now)
-            if verdict.final:
-                continue  # the sweep settles it
-            by_handle = members_by_handle(tx.session, c)
-            mark = due_reminder(v.deadline, roster.rules.reminders.days_before_deadline, tx.now)  # type: ignore[arg-type]
-            if mark is not None:
-                extra = {"days_before": mark, "awaiting": list(verdict.awaiting)}
-                for handle in verdict.awaiting:
-                    count += tx.notify(notices.proposal_notice("reminder", facts, recipient(by_handle[handle]), extra, key_suffix=str(mark)))
-            # Without both seats' affirmation the no-objection path cannot complete.
-            occasion = str(mark) if mark is not None else ("after" if tx.now >= v.deadline else None)  # type: ignore[operator]
-            if occasion is None or verdict.counting_negatives:
-                continue
-            for seat in seats_missing_affirmation(verdict):
-                for handle in filter(None, (roster.holder(seat, tx.now), roster.alternate(seat, tx.now))):
-                    extra = {"seat": seat, "days_before": mark, "period_over": tx.now >= v.deadline}  # type: ignore[operator]
-                    count += tx.notify(notices.proposal_notice("seat_reminder", facts, recipient(by_handle[handle]), extra,
-                                                               key_suffix=f"{seat}:{occasion}"))
-    return count
+        return sum(tx.notify(n) for n in due)
+
+
+def _due_reminders(tx: Tx) -> list[Notice]:
+    out: list[Notice] = []
+    rosters: dict[int, Roster] = {}
+    for c, p, v in _open_versions(tx.session):
+        roster = rosters.setdefault(c.id, load_roster(tx.session, c))  # type: ignore[arg-type]
+        mark = due_reminder(v.deadline, roster.rules.reminders.days_before_deadline, tx.now)  # type: ignore[arg-type]
+        occasion = str(mark) if mark is not None else ("after" if tx.now >= v.deadline else None)  # type: ignore[operator]
+        if occasion is None:
+            continue
+        facts = gather(tx.session, c, p, v, roster)
+        verdict = verdict_of(facts, tx.now)
+        if verdict.final:
+            continue  # the sweep settles it
+        by_handle = members_by_handle(tx.session, c)
+        if mark is not None:
+            extra = {"days_before": mark, "awaiting": list(verdict.awaiting)}
+            for handle in verdict.awaiting:
+                out.append(notices.proposal_notice("reminder", facts, recipient(by_handle[handle]), extra, key_suffix=str(mark)))
+        # Without both seats' affirmation the no-objection path cannot complete.
+        if verdict.counting_negatives:
+            continue
+        for seat in seats_missing_affirmation(verdict):
+            for handle in filter(None, (roster.holder(seat, tx.now), roster.alternate(seat, tx.now))):
+                extra = {"seat": seat, "days_before": mark, "period_over": tx.now >= v.deadline}  # type: ignore[operator]
+                out.append(notices.proposal_notice("seat_reminder", facts, recipient(by_handle[handle]), extra,
+                                                   key_suffix=f"{seat}:{occasion}"))
+    return out
 
 
 def _staff(session: Session, c: Committee, roster: Roster, tx: Tx) -> list[Recipient]:
@@ -100,9 +114,14 @@ def flag_duties(ctx: ServiceContext, actor: str = "scheduler") -> int:
             roster = load_roster(tx.session, c)
             last = tx.session.exec(select(func.max(Meeting.held_on)).where(Meeting.committee_id == c.id)).one()
             created = c.created_at.astimezone(roster.rules.tz).date()
+            staff = _staff(tx.session, c, roster, tx)
+            if not staff:
+                # Both seats vacant and no secretariat registered: someone must still hear of it.
+                by_handle = members_by_handle(tx.session, c)
+                staff = [recipient(by_handle[h]) for h in roster.active_members(tx.now) if h in by_handle]
             for duty in calendar_duties(roster, last, created, tx.now):
                 data = {"committee": {"slug": c.slug, "name": c.name, "code": c.code, "timezone": c.timezone},
                         "duty": duty.kind, "lines": [duty.text]}
-                for r in _staff(tx.session, c, roster, tx):
+                for r in staff:
                     count += tx.notify(Notice("duty", f"duty:{c.id}:{duty.key}:{r.handle}", r, data, c.id))
     return count

@@ -107,6 +107,11 @@ def enqueue(
     return session.scalars(query.execution_options(populate_existing=True)).one()
 
 
+def exists(session: Session, dedupe_key: str) -> bool:
+    """Whether a message with this dedupe key was already enqueued (any state)."""
+    return session.execute(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)).first() is not None
+
+
 def claim_due(
     session: Session, now: datetime, limit: int, *, channels: tuple[str, ...] | None = None,
     lease: timedelta = LEASE,

@@ -1,0 +1,89 @@
+"""Reminders, the daily digest and calendar duties: due once, to the right people."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from jcbot.services import assertions, reminders
+
+from .helpers import MN_DEADLINE, SECRETARIAT, committee, distributed, outbox
+from .helpers import clock, ctx, engine  # noqa: F401 - fixtures
+
+
+def _to(engine, kind):
+    return sorted((m.recipient, m.payload["key"]) for m in outbox(engine, kind))
+
+
+def test_reminders_go_to_awaited_members_once_and_seats_to_their_cochairs(ctx, engine):
+    committee(ctx)  # japan-mongolia: reminders 7, 3 and 1 days before; cochairs tanaka/bat, alternates sato/dorj
+    ref = distributed(ctx)
+    for handle in ("tanaka", "sato", "suzuki"):
+        assertions.record_assertion(ctx, ref, handle, "affirmative", channel="web", evidence_key=handle, actor="t")
+    ctx.clock.set(MN_DEADLINE - timedelta(days=7, minutes=1))
+    assert reminders.send_reminders(ctx) == 0 and _to(engine, "reminder") == []
+    ctx.clock.set(MN_DEADLINE - timedelta(days=7))
+    sent = reminders.send_reminders(ctx)
+    assert [r for r, _ in _to(engine, "reminder")] == ["bat", "dorj", "tsetseg"]  # never those who asserted
+    # The host seat has no affirmation: its co-chair and alternate are told; the japan seat is fine.
+    assert [r for r, _ in _to(engine, "seat_reminder")] == ["bat", "dorj"]
+    assert sent == 10  # five notices, each by email and by Slack
+    assert reminders.send_reminders(ctx) == 0  # a second tick sends nothing twice
+
+
+def test_after_downtime_only_the_latest_mark_is_sent_and_after_the_deadline_only_the_seats(ctx, engine):
+    committee(ctx)
+    ref = distributed(ctx)
+    ctx.clock.set(MN_DEADLINE - timedelta(hours=1))  # the 7- and 3-day marks passed while down
+    reminders.send_reminders(ctx)
+    assert {key.rsplit(":", 1)[1] for _, key in _to(engine, "reminder")} == {"1"}
+    assertions.record_assertion(ctx, ref, "tanaka", "affirmative", channel="web", evidence_key="t", actor="t")
+    ctx.clock.set(MN_DEADLINE + timedelta(days=2))
+    before = len(_to(engine, "reminder"))
+    reminders.send_reminders(ctx)
+    assert len(_to(engine, "reminder")) == before  # no member reminders once the period is over
+    after = [(r, k) for r, k in _to(engine, "seat_reminder") if k.endswith(":after")]
+    assert sorted(r for r, _ in after) == ["bat", "dorj"]  # the host seat is still awaited
+
+
+def test_the_daily_digest_goes_to_the_staff_once_a_day(ctx, engine):
+    from jcbot.services import roster
+
+    committee(ctx)
+    roster.add_secretariat(ctx, "Alice", SECRETARIAT, slug="japan-mongolia", email="alice@jc.example")
+    distributed(ctx)
+    # 07:59 in Ulaanbaatar (UTC+8; MN_DEADLINE is a local midnight): not yet; 08:00: once.
+    ctx.clock.set(MN_DEADLINE - timedelta(days=5) + timedelta(hours=7, minutes=59))
+    assert reminders.send_digests(ctx) == 0
+    ctx.clock.advance(timedelta(minutes=1))
+    assert reminders.send_digests(ctx) > 0
+    staff = sorted(r for r, _ in _to(engine, "digest"))
+    assert staff == ["bat", "dorj", "sato", "secretariat:1", "tanaka"]
+    ctx.clock.advance(timedelta(hours=3))
+    assert reminders.send_digests(ctx) == 0
+
+
+def test_a_year_without_a_meeting_is_flagged_once(ctx, engine):
+    committee(ctx)
+    ctx.clock.advance(timedelta(days=300))
+    assert reminders.flag_duties(ctx) == 0  # terms run, a meeting is not yet overdue
+    ctx.clock.advance(timedelta(days=66))
+    assert reminders.flag_duties(ctx) > 0
+    duties = outbox(engine, "duty")
+    # The co-chairs' terms (one year) ended too: with no secretariat registered, every
+    # active member hears of it.
+    assert {m.recipient for m in duties} == {"tanaka", "sato", "suzuki", "bat", "dorj", "tsetseg"}
+    lines = {line for m in duties for line in m.payload["data"]["lines"]}
+    assert any("No meeting of the JC" in line for line in lines)
+    assert any("co-chair seat is vacant" in line for line in lines)
+    assert reminders.flag_duties(ctx) == 0
+
+
+def test_terms_ending_soon_go_to_the_cochairs_and_the_secretariat(ctx, engine):
+    from jcbot.services import roster
+
+    committee(ctx)
+    roster.add_secretariat(ctx, "Alice", SECRETARIAT, slug="japan-mongolia", email="alice@jc.example")
+    ctx.clock.advance(timedelta(days=340))
+    reminders.flag_duties(ctx)
+    duties = outbox(engine, "duty")
+    assert {m.recipient for m in duties} == {"tanaka", "sato", "bat", "dorj", "secretariat:1"}
+    assert all("term" in m.payload["data"]["lines"][0] for m in duties)
