@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -12,11 +11,12 @@ from sqlalchemy import Engine, select
 from jcbot.clock import ManualClock
 from jcbot.services.context import ServiceContext
 from jcbot.settings import load_settings
-from jcbot.store.db import init_db, make_engine, session_scope
+from jcbot.store.db import session_scope
 from jcbot.store.models import Secretariat
 from jcbot.store.outbox import OutboxMessage
 from jcbot.web.app import create_app
-from tests.integration.services.helpers import T0, RecordingRenderer
+from tests.integration.services.helpers import RecordingRenderer
+from tests.integration.services.helpers import clock, engine  # noqa: F401 - fixtures shared with the service tests
 
 BASE = "http://jc.example"
 
@@ -26,19 +26,6 @@ def web_context(engine: Engine, clock: ManualClock, storage, public_url: str = B
     settings = load_settings(env={"JCBOT_STORAGE_DIR": str(storage), "JCBOT_SECRET": "web-tests-secret-0123456789",
                                   "JCBOT_PUBLIC_URL": public_url}, dotenv=None)
     return ServiceContext(engine, clock, settings, [RecordingRenderer("email"), RecordingRenderer("slack")])
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(T0 - timedelta(days=7))
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    engine = make_engine(db_url)
-    init_db(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
