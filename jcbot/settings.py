@@ -53,6 +53,14 @@ def _positive(text: str) -> float:
     return value
 
 
+def _hosts(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip().lower() for n in text.split(",") if n.strip())
+    for name in names:
+        if not all(ch.isascii() and (ch.isalnum() or ch in ".-_") for ch in name):
+            raise ValueError(f"expected comma-separated host names (e.g. mx.example.org), got {name!r}")
+    return names
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("JCBOT_STORAGE_DIR", "storage", "Runtime data: the SQLite file, mail written as files, the published site."),
     Setting("JCBOT_DATABASE_URL", None, "SQLAlchemy URL of the database; default a SQLite file in the storage folder. postgresql://... for PostgreSQL."),
@@ -83,6 +91,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("JCBOT_INBOUND_IMAP_INTERVAL", "60", "Seconds between IMAP polls.", _positive),
     Setting("JCBOT_REQUIRE_DKIM", "false", "Accept a reply only with a valid DKIM signature (or trusted Authentication-Results) for the sender's domain.", _bool),
     Setting("JCBOT_TRUSTED_AUTHSERV_IDS", "", "Comma-separated authserv-ids whose Authentication-Results headers are trusted."),
+    Setting("JCBOT_TRUSTED_RECEIVED_BY", "", "Comma-separated host names of your own MTAs (as in `Received: ... by HOST`): a reply to the listener is dated by their topmost Received headers, not at jcbot's receipt.", _hosts),
     Setting("JCBOT_SLACK_BOT_TOKEN", None, "Slack bot token (xoxb-...); unset: Slack is off.", secret=True),
     Setting("JCBOT_SLACK_SIGNING_SECRET", None, "Slack signing secret, to verify requests to /slack/events.", secret=True),
     Setting("JCBOT_SLACK_APP_TOKEN", None, "Slack app-level token (xapp-...): set it to use Socket Mode instead of HTTP.", secret=True),
