@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Column, Index, Text, or_, select
+from sqlalchemy import CheckConstraint, Column, Index, Text, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, SQLModel
@@ -15,9 +15,10 @@ from jcbot.store.db import JSONText, UTCDateTime, require_aware
 
 CHANNELS = ("email", "slack")
 STATUSES = ("pending", "sending", "sent", "failed")
-# How long a claim lasts: a worker that dies mid-send leaves the message 'sending'
-# and another claims it once this has passed.
-LEASE = timedelta(minutes=5)
+# How long a claim lasts without a heartbeat: the dispatcher renews it every third of
+# this while its pass runs, so a worker that dies (kill -9, a lost machine) leaves its
+# messages 'sending' for at most this long before another worker takes them over.
+LEASE = timedelta(seconds=30)
 FIRST_RETRY = timedelta(seconds=30)
 MAX_RETRY = timedelta(hours=1)
 _FINAL = ("sent", "failed")
@@ -48,6 +49,13 @@ class OutboxMessage(SQLModel, table=True):
     next_attempt_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # Who holds the claim of a 'sending' message (JCBOT_WORKER_ID): a restarted process
+    # takes back its own claims at once instead of waiting for the lease.
+    claimed_by: str | None = Field(default=None, max_length=255)
+    # Set just before a send starts and cleared when its outcome is recorded: a message
+    # whose attempt was interrupted keeps it, and only such a message may have arrived
+    # already (a claimed but never started message is simply pending again).
+    in_flight_since: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,10 @@ class Outgoing:
     attempt: int
     committee_id: int | None = None
     proposal_id: int | None = None
+    worker: str | None = None
+    # When an earlier attempt of this message started and never reported back (the
+    # worker died mid-send): it may have arrived, so a sender that can check does so.
+    maybe_sent_at: datetime | None = None
 
 
 def email_payload(message: EmailMessage | str, *, mail_from: str, rcpt_to: list[str]) -> dict:
@@ -114,9 +126,9 @@ def exists(session: Session, dedupe_key: str) -> bool:
 
 def claim_due(
     session: Session, now: datetime, limit: int, *, channels: tuple[str, ...] | None = None,
-    lease: timedelta = LEASE,
+    lease: timedelta = LEASE, worker: str | None = None,
 ) -> list[Outgoing]:
-    """Mark up to `limit` due messages 'sending' under a lease and return them."""
+    """Mark up to `limit` due messages 'sending' under `worker`'s lease and return them."""
     due = (
         select(OutboxMessage)
         .where(OutboxMessage.status.in_(("pending", "sending")))
@@ -132,16 +144,75 @@ def claim_due(
         due = due.with_for_update(skip_locked=True)
     claimed = []
     for row in session.scalars(due):
-        if row.status == "sending":
-            row.last_error = f"attempt {row.attempts} did not report back within the lease (crash?)"
+        if row.status == "sending" and row.in_flight_since is not None:
+            row.last_error = (f"attempt {row.attempts} by {row.claimed_by or 'a worker'} was in flight and did "
+                              "not report back within the lease (crash?); it may have arrived")
+        # A lapsed claim that never started a send is not an error: nothing went out.
         row.status, row.attempts, row.next_attempt_at = "sending", row.attempts + 1, now + lease
+        row.claimed_by = worker
         claimed.append(Outgoing(
             id=row.id, channel=row.channel, kind=row.kind, recipient=row.recipient,
             dedupe_key=row.dedupe_key, payload=row.payload, attempt=row.attempts,
-            committee_id=row.committee_id, proposal_id=row.proposal_id,
+            committee_id=row.committee_id, proposal_id=row.proposal_id, worker=worker,
+            maybe_sent_at=row.in_flight_since,
         ))
     session.flush()
     return claimed
+
+
+def mark_in_flight(session: Session, message_id: int, *, now: datetime, attempt: int,
+                   worker: str | None = None) -> bool:
+    """Record that the send of a claimed message starts now; False if the claim was lost."""
+    row = session.get(OutboxMessage, message_id, with_for_update=True, populate_existing=True)
+    if row is None or row.status != "sending" or row.attempts != attempt or row.claimed_by != worker:
+        # Released at a stop, or taken over after the lease lapsed: someone else sends it.
+        return False
+    row.in_flight_since = require_aware(now)
+    session.flush()
+    return True
+
+
+def renew(session: Session, message_ids: list[int] | set[int], *, now: datetime, worker: str | None,
+          lease: timedelta = LEASE) -> int:
+    """Extend `worker`'s lease on these claimed messages to now + lease (the heartbeat)."""
+    if not message_ids:
+        return 0
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(sorted(message_ids)), OutboxMessage.status == "sending",
+               OutboxMessage.claimed_by == worker)
+        .values(next_attempt_at=require_aware(now) + lease)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+def release(session: Session, *, now: datetime, worker: str, message_ids: list[int] | None = None) -> int:
+    """Give `worker`'s claims back (pending at `now`); returns how many.
+
+    At start (a restarted process takes back what its previous life held) and at a
+    graceful stop. A claim whose send never started is pending as if never claimed; one
+    that was in flight keeps its in_flight_since, so the next attempt knows it may have
+    arrived.
+    """
+    query = (select(OutboxMessage)
+             .where(OutboxMessage.status == "sending", OutboxMessage.claimed_by == worker)
+             .order_by(OutboxMessage.id)
+             .execution_options(populate_existing=True))
+    if message_ids is not None:
+        query = query.where(OutboxMessage.id.in_(message_ids))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    rows = list(session.scalars(query))
+    for row in rows:
+        if row.in_flight_since is None:
+            row.attempts = max(row.attempts - 1, 0)  # that attempt never happened
+        else:
+            row.last_error = (f"attempt {row.attempts} was in flight when {worker} stopped; "
+                              "it may have arrived")
+        row.status, row.claimed_by, row.next_attempt_at = "pending", None, require_aware(now)
+    session.flush()
+    return len(rows)
 
 
 def _current(session: Session, message_id: int, attempt: int | None) -> OutboxMessage | None:
@@ -155,6 +226,11 @@ def _current(session: Session, message_id: int, attempt: int | None) -> OutboxMe
     return row
 
 
+def _settled(row: OutboxMessage) -> None:
+    # The attempt's outcome is known: no claim, nothing in flight.
+    row.claimed_by, row.in_flight_since = None, None
+
+
 def mark_sent(session: Session, message_id: int, *, now: datetime) -> None:
     """Record that the message went out."""
     row = session.get(OutboxMessage, message_id, with_for_update=True, populate_existing=True)
@@ -163,6 +239,7 @@ def mark_sent(session: Session, message_id: int, *, now: datetime) -> None:
     # Delivered is delivered, even if reported by a worker whose lease had expired.
     if row.status != "sent":
         row.status, row.sent_at = "sent", require_aware(now)
+        _settled(row)
     session.flush()
 
 
@@ -177,6 +254,7 @@ def mark_retry(
     delay = retry_after if retry_after is not None else backoff(row.attempts)
     row.status, row.last_error = "pending", error
     row.next_attempt_at = require_aware(now) + delay
+    _settled(row)
     session.flush()
     return row.next_attempt_at
 
@@ -189,6 +267,7 @@ def mark_failed(
     if row is None:
         return False
     row.status, row.last_error, row.next_attempt_at = "failed", reason, require_aware(now)
+    _settled(row)
     session.flush()
     return True
 

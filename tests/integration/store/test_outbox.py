@@ -82,7 +82,7 @@ def test_claim_takes_only_due_messages_and_leases_them(engine):
     stored = row(engine, due)
     assert (stored.status, stored.attempts, stored.next_attempt_at) == ("sending", 1, T0 + outbox.LEASE)
     # Held by the lease: nobody else takes it meanwhile.
-    assert due not in [m.id for m in claim(engine, T0 + timedelta(minutes=2))]
+    assert due not in [m.id for m in claim(engine, T0 + outbox.LEASE - timedelta(seconds=1))]
 
 
 def test_claim_respects_the_limit_and_the_order(engine):
@@ -98,10 +98,13 @@ def test_claim_can_be_limited_to_channels(engine):
 
 def test_a_crashed_send_is_claimed_again_after_the_lease(engine):
     message = put(engine, "m")
-    claim(engine, T0)  # ...and the worker dies: no outcome is ever recorded
-    assert claim(engine, T0 + outbox.LEASE - timedelta(seconds=1)) == []
-    (again,) = claim(engine, T0 + outbox.LEASE)
-    assert (again.id, again.attempt) == (message, 2)
+    claim(engine, T0, worker="w1")
+    with session_scope(engine) as session:
+        assert outbox.mark_in_flight(session, message, now=T0, attempt=1, worker="w1")
+    # ...and the worker dies mid-send: no outcome is ever recorded
+    assert claim(engine, T0 + outbox.LEASE - timedelta(seconds=1), worker="w2") == []
+    (again,) = claim(engine, T0 + outbox.LEASE, worker="w2")
+    assert (again.id, again.attempt, again.maybe_sent_at) == (message, 2, T0)
     assert "did not report back" in row(engine, message).last_error
 
 
