@@ -10,7 +10,7 @@ from jcbot.core.decision import Verdict, check_assertion
 from jcbot.services import notices
 from jcbot.services.context import ServiceContext, ServiceError
 from jcbot.services.evaluation import cochair_recipients, gather, recipient, settle, verdict_of
-from jcbot.services.proposals import get_proposal, version_of
+from jcbot.services.proposals import lock_proposal, version_of
 from jcbot.services.roster import get_member
 from jcbot.store.models import AssertionRecord
 
@@ -47,7 +47,7 @@ def record_assertion(
         raise ServiceError("an assertion recorded from a letter needs a note (which letter, received when)")
     opinion = opinion.strip() if opinion and opinion.strip() else None
     with ctx.tx(actor) as tx:
-        c, p, v = get_proposal(tx.session, ref, lock=True)
+        c, p, v = lock_proposal(tx, ref)
         if version is not None and version != v.version:
             old = version_of(tx.session, p, version)
             raise ServiceError(f"{ref} version {old.version} was {old.status}; version {v.version} is {v.status} now")
@@ -58,6 +58,7 @@ def record_assertion(
         facts = gather(tx.session, c, p, v)
         if existing is not None:
             verdict = verdict_of(facts, tx.now)
+            settle(tx, facts, verdict)  # a deadline may have passed since: record it now, not at the next sweep
             return Recorded(existing.id, True, False, verdict.status, verdict)  # type: ignore[arg-type]
         m = get_member(tx.session, c, member)
         when = at or tx.now

@@ -83,8 +83,14 @@ class ServiceContext:
 
     @contextmanager
     def tx(self, actor: str) -> Iterator[Tx]:
-        """One transaction, as `actor`, at one instant read once from the clock."""
+        """One transaction, as `actor`, at an instant read once the transaction has begun.
+
+        On SQLite the transaction begins with BEGIN IMMEDIATE (the write lock), so the
+        instant is read after every earlier writer committed; on PostgreSQL the service
+        calls `Tx.after_lock` once it holds the row lock that guards what it changes.
+        """
         with session_scope(self.engine) as session:
+            session.connection()  # begin now: the clock is read after the lock, never before
             yield Tx(session, self.clock.now(), actor, self)
 
     @contextmanager
@@ -103,6 +109,17 @@ class Tx:
     actor: str
     ctx: ServiceContext
     read_only: bool = False
+
+    def after_lock(self) -> datetime:
+        """Read the clock again now that a lock is held; returns the new instant.
+
+        A transaction that waited for a lock must not judge at the instant it read before
+        waiting: the writer it waited for may have recorded a later assertion, and a
+        verdict at the earlier instant would not see it (a unanimity left unrecorded).
+        Call it before anything is written with `now`.
+        """
+        self.now = max(self.now, self.ctx.clock.now())
+        return self.now
 
     def audit(self, action: str, subject: str, data: dict[str, Any], committee_id: int | None = None) -> audit.AuditEvent:
         """Append an audit event for this change."""

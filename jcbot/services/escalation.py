@@ -9,14 +9,14 @@ from __future__ import annotations
 from jcbot.core.cochairs import acting_for_cochairs
 from jcbot.services.context import ServiceContext, ServiceError
 from jcbot.services.evaluation import OPEN_STATUSES, gather, settle, verdict_of
-from jcbot.services.proposals import get_proposal
+from jcbot.services.proposals import lock_proposal
 from jcbot.services.roster import load_roster
 
 
 def leave_open(ctx: ServiceContext, ref: str, actor: str, by: str, note: str | None = None) -> str:
     """Record that co-chair (or alternate) `by` leaves `ref` open; returns its status."""
     with ctx.tx(actor) as tx:
-        c, p, v = get_proposal(tx.session, ref, lock=True)
+        c, p, v = lock_proposal(tx, ref)
         roster = load_roster(tx.session, c)
         acting_for_cochairs(roster, by, tx.now, f"decide to leave {ref} open")
         if v.distributed_at is None:

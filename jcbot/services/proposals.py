@@ -39,6 +39,13 @@ def get_proposal(session: Session, ref: str, lock: bool = False) -> tuple[Commit
     return c, p, v  # type: ignore[return-value]
 
 
+def lock_proposal(tx: Tx, ref: str) -> tuple[Committee, Proposal, ProposalVersion]:
+    """`get_proposal` for a change: lock the proposal's row, then read the instant (`Tx.after_lock`)."""
+    found = get_proposal(tx.session, ref, lock=True)
+    tx.after_lock()
+    return found
+
+
 def version_of(session: Session, p: Proposal, number: int) -> ProposalVersion:
     v = session.exec(select(ProposalVersion).where(ProposalVersion.proposal_id == p.id,
                                                    ProposalVersion.version == number)).first()
@@ -108,7 +115,7 @@ def _distribute(tx: Tx, c: Committee, p: Proposal, v: ProposalVersion, roster: R
 def distribute(ctx: ServiceContext, ref: str, actor: str, by: str | None = None) -> ProposalVersion:
     """Distribute the current draft version to all members (refused while a seat is vacant)."""
     with ctx.tx(actor) as tx:
-        c, p, v = get_proposal(tx.session, ref, lock=True)
+        c, p, v = lock_proposal(tx, ref)
         if v.distributed_at is not None:
             raise ServiceError(f"{ref} version {v.version} was already distributed ({v.status}); revise it to redistribute")
         roster = load_roster(tx.session, c)
@@ -118,7 +125,7 @@ def distribute(ctx: ServiceContext, ref: str, actor: str, by: str | None = None)
 
 def _close(ctx: ServiceContext, ref: str, actor: str, by: str | None, status: str, note: str | None) -> ProposalVersion:
     with ctx.tx(actor) as tx:
-        c, p, v = get_proposal(tx.session, ref, lock=True)
+        c, p, v = lock_proposal(tx, ref)
         roster = load_roster(tx.session, c)
         who = _require_cochairs(roster, by, tx, f"mark a proposal {status}")
         _require_open(tx, c, p, v, roster)
@@ -161,7 +168,7 @@ def revise(ctx: ServiceContext, ref: str, actor: str, *, title: str | None = Non
            items: list[Item] | None = None, by: str | None = None, redistribute: bool = True) -> ProposalVersion:
     """A new version (the old one superseded if it was distributed), distributed at once unless asked not to."""
     with ctx.tx(actor) as tx:
-        c, p, old = get_proposal(tx.session, ref, lock=True)
+        c, p, old = lock_proposal(tx, ref)
         roster = load_roster(tx.session, c)
         who = _require_cochairs(roster, by, tx, "revise a proposal")
         if old.distributed_at is not None:

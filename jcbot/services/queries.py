@@ -107,6 +107,7 @@ def sweep(ctx: ServiceContext, actor: str = "scheduler", full: bool = False) -> 
             # sweep on another machine or an assertion arriving now has committed by then.
             pid = tx.session.exec(select(ProposalVersion.proposal_id).where(ProposalVersion.id == vid)).one()
             p = tx.session.get(Proposal, pid, with_for_update=True)
+            tx.after_lock()
             v = tx.session.get(ProposalVersion, vid)
             if v is None or v.status not in OPEN_STATUSES:
                 continue  # settled meanwhile by another worker

@@ -76,6 +76,7 @@ def _change(tx: Tx, committee: Committee, kind: str, member: str, government: st
     # Lock the committee before reading its roster (PostgreSQL; SQLite's BEGIN IMMEDIATE
     # already serialises writers): two designations at once must not both pass the cap.
     tx.session.exec(select(Committee.id).where(Committee.id == committee.id).with_for_update()).one()
+    tx.after_lock()
     roster = _apply(load_roster(tx.session, committee), kind, member, government, other, tx.now)
     tx.session.add(RosterChange(committee_id=committee.id, at=tx.now, kind=kind, member=member,
                                 government=government, other=other))
@@ -168,6 +169,7 @@ def remove_member(ctx: ServiceContext, slug: str, handle: str, actor: str) -> Me
         # audit), and the reverse order deadlocks with an assertion on PostgreSQL.
         tx.session.exec(select(Proposal.id).where(Proposal.committee_id == c.id, Proposal.status.in_(  # type: ignore[attr-defined]
             ("open", "objected"))).order_by(Proposal.id).with_for_update()).all()
+        tx.after_lock()
         _change(tx, c, "remove_member", handle)
         m.left_at = tx.now
         tx.session.add(m)
