@@ -2,7 +2,8 @@
 
 Jobs: an alarm at the next deadline (re-armed after every tick), a periodic
 reconciliation tick (sweep, reminders, digests, duties), the outbox dispatcher and the
-IMAP poller. Every job is idempotent: run late, twice, or after downtime, it records
+IMAP poller. Only the leader among replicas (jcbot/leadership.py) sweeps, keeps the alarm,
+sends reminders and polls IMAP; every process dispatches. Every job is idempotent: run late, twice, or after downtime, it records
 adoption at the instant the core gives and sends each notice once.
 """
 from __future__ import annotations
@@ -37,15 +38,33 @@ class Scheduler:
         self._dispatch_lock = asyncio.Lock()
         self._last_duties: datetime | None = None
         self._last_full: datetime | None = None
+        self.leading = False
 
-    def start(self) -> None:
-        """Rebuild the jobs from the database's state and start them."""
+    def start(self, lead: bool = True) -> None:
+        """Start the dispatcher's job, and the leader's jobs unless a Leadership hands them over later."""
         s = self.ctx.settings
-        self.aps.add_job(self.tick, "interval", seconds=s.sweep_interval, id="sweep", next_run_time=self.ctx.clock.now())
         self.aps.add_job(self.dispatch, "interval", seconds=s.dispatch_interval, id="dispatch")
-        if self.poll_inbox is not None:
-            self.aps.add_job(self.poll, "interval", seconds=s.inbound_imap_interval, id="imap", next_run_time=self.ctx.clock.now())
         self.aps.start()
+        if lead:
+            self.set_leader(True)
+
+    def set_leader(self, leader: bool) -> None:
+        """Take the leader-only jobs (sweeps, deadline alarm, reminders, IMAP), or drop them (jcbot/leadership.py)."""
+        self.leading = leader
+        if not self.aps.running:  # stopping: nothing more to start
+            return
+        if not leader:
+            for job in ("sweep", "deadline", "imap"):
+                if self.aps.get_job(job):
+                    self.aps.remove_job(job)
+            return
+        # Rebuilt from the database: the first tick sweeps every open proposal (a deadline
+        # passed while no one led is adopted at its instant), then arms the deadline alarm.
+        self._last_full = None
+        now, s = self.ctx.clock.now(), self.ctx.settings
+        self.aps.add_job(self.tick, "interval", seconds=s.sweep_interval, id="sweep", next_run_time=now, replace_existing=True)
+        if self.poll_inbox is not None:
+            self.aps.add_job(self.poll, "interval", seconds=s.inbound_imap_interval, id="imap", next_run_time=now, replace_existing=True)
 
     async def shutdown(self) -> None:
         """Stop waking jobs; let a running tick or dispatch pass finish (nothing half-sent)."""
@@ -85,7 +104,9 @@ class Scheduler:
         return False
 
     async def _arm_deadline(self) -> None:
-        nxt = await asyncio.to_thread(queries.next_deadline, self.ctx)
+        nxt = await asyncio.to_thread(queries.next_change, self.ctx)
+        if not self.leading:  # stepped down during the tick: the new leader keeps the alarm
+            return
         if nxt is None:
             if self.aps.get_job("deadline"):
                 self.aps.remove_job("deadline")

@@ -51,6 +51,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     import uvicorn
 
     from jcbot.app import build_context
+    from jcbot.leadership import leadership_for
     from jcbot.scheduler import Scheduler
     from jcbot.services.dispatcher import Dispatcher
     from jcbot.web.app import create_app
@@ -71,7 +72,11 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         async def poll() -> int:
             return await poll_once(ctx)
     scheduler = Scheduler(ctx, dispatcher, poll)
-    config = uvicorn.Config(create_app(ctx), host=settings.http_host, port=settings.http_port,
+    # Replicas on one PostgreSQL: only the leader sweeps, keeps the alarm, reminds and polls IMAP.
+    leadership = leadership_for(ctx.engine, retry_s=settings.leader_interval)
+    web = create_app(ctx)
+    web.state.leadership = leadership  # /healthz reports the role
+    config = uvicorn.Config(web, host=settings.http_host, port=settings.http_port,
                             log_level="warning", lifespan="off", access_log=False)
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # ours handle SIGTERM
@@ -85,7 +90,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         from jcbot.channels.slack.socket import run_socket_mode
 
         tasks.append(asyncio.create_task(run_socket_mode(ctx, stop), name="slack-socket"))
-    scheduler.start()
+    scheduler.start(lead=False)
+    tasks.append(asyncio.create_task(leadership.run(scheduler.set_leader, stop), name="leadership"))
     _announce(settings, ctx)
     waiter = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -120,7 +126,8 @@ def _announce(settings: Settings, ctx) -> None:
         f"  mail out   {mail}",
         f"  mail in    {inbound}",
         f"  slack      {slack}",
-        f"  sweep      every {settings.sweep_interval:g}s, and at each deadline",
+        f"  sweep      every {settings.sweep_interval:g}s, and at each deadline"
+        + (" (by the replica holding the leader lock)" if ctx.engine.dialect.name == "postgresql" else ""),
         "  stop with Ctrl-C or SIGTERM",
     ]
     print("\n".join(lines), flush=True)

@@ -28,10 +28,11 @@ def create_app(ctx: ServiceContext) -> FastAPI:
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict:
-        """Liveness and database reachability."""
+        """Liveness, database reachability and, under `jcbot serve`, the scheduler role."""
         with ctx.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-        return {"status": "ok", "version": __version__}
+        leadership = getattr(app.state, "leadership", None)
+        return {"status": "ok", "version": __version__} | ({"role": leadership.role} if leadership else {})
 
     for name in ROUTERS:
         try:
