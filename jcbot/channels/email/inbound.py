@@ -25,6 +25,7 @@ from jcbot.channels.email.compose import reply_secret
 from jcbot.channels.email.dkim import check_sender_authenticated
 from jcbot.channels.email.headers import header_value
 from jcbot.channels.email.parse import ReplyReading, read_reply
+from jcbot.channels.email.received import out_of_bounds
 from jcbot.channels.email.tokens import TokenClaims, TokenError, read_token
 from jcbot.core.errors import ProcedureError
 from jcbot.services.assertions import Recorded, record_assertion
@@ -122,7 +123,7 @@ def _state(p: Proposal, v: ProposalVersion, current: ProposalVersion) -> str | N
 
 
 def _check(ctx: ServiceContext, reading: ReplyReading, raw: bytes, sender: str, evidence: str
-           ) -> tuple[TokenClaims, _Sender, str, dict[str, Any]]:
+           ) -> tuple[TokenClaims, _Sender, str, dict[str, Any], datetime | None]:
     """Who: the token, its member, the From address and DKIM, and the proposal's state."""
     claims = _claims(ctx, reading)
     with ctx.tx(f"email:{sender}"[:200]) as tx:
@@ -160,20 +161,22 @@ def _check(ctx: ServiceContext, reading: ReplyReading, raw: bytes, sender: str, 
                            f"({auth.reason}); nothing was recorded. Ask your IT service about DKIM", who, data)
     if reading.kind != "answer":
         raise _Refused(reading.reason, who, data | {"show_forms": True, "answerable": True})
-    return claims, who, p.ref, data
+    return claims, who, p.ref, data, v.distributed_at
 
 
 def _record(ctx: ServiceContext, reading: ReplyReading, raw: bytes, sender: str, evidence: str,
-            received_at: datetime | None = None) -> tuple[Recorded, _Sender, str, int]:
+            received_at: datetime | None = None, dated_by: str | None = None
+            ) -> tuple[Recorded, _Sender, str, int, datetime | None]:
     """Check the reply, then record it; a refusal by the service becomes a _Refused too."""
-    claims, who, ref, data = _check(ctx, reading, raw, sender, evidence)
+    claims, who, ref, data, distributed_at = _check(ctx, reading, raw, sender, evidence)
+    at = _received(ctx, received_at, dated_by, distributed_at)
     for attempt in (1, 2):
         try:
             done = record_assertion(
                 ctx, ref, who.handle, reading.assertion or "", channel="email", evidence_key=evidence,
                 actor=f"email:{sender}"[:200], opinion=reading.opinion, version=claims.version,
-                at=_received(ctx, received_at))
-            return done, who, ref, claims.version
+                at=at, note=f"dated by {dated_by or 'the mail server'}" if at else None)
+            return done, who, ref, claims.version, at
         except IntegrityError:
             # The same message delivered twice at once: the other delivery recorded it.
             if attempt == 2:
@@ -183,11 +186,19 @@ def _record(ctx: ServiceContext, reading: ReplyReading, raw: bytes, sender: str,
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _received(ctx: ServiceContext, received_at: datetime | None) -> datetime | None:
-    # A server clock ahead of ours must not date an assertion in the future.
-    if received_at is None or received_at.tzinfo is None or received_at >= ctx.clock.now():
+def _received(ctx: ServiceContext, received_at: datetime | None, dated_by: str | None,
+              distributed_at: datetime | None) -> datetime | None:
+    """The instant the mail system received the reply, or None (now) when it cannot be genuine."""
+    if received_at is None:
         return None
-    return received_at
+    now = ctx.clock.now()
+    # A server clock ahead of ours must not date an assertion in the future; a reply cannot
+    # have been received before the proposal it answers was distributed.
+    problem = "no time zone" if received_at.tzinfo is None else out_of_bounds(received_at, now, distributed_at)
+    if problem:
+        log.warning("event=email.dated channel=email dated_by=%r outcome=receipt_time reason=%r", dated_by, problem)
+        return None
+    return received_at if received_at < now else None
 
 
 def _refuse(ctx: ServiceContext, refused: _Refused, reading: ReplyReading, msg: EmailMessage, sender: str,
@@ -208,11 +219,13 @@ def _refuse(ctx: ServiceContext, refused: _Refused, reading: ReplyReading, msg: 
         return tx.notify(notice) > 0
 
 
-def handle_message(ctx: ServiceContext, raw: bytes, *, via: str, received_at: datetime | None = None) -> InboundResult:
+def handle_message(ctx: ServiceContext, raw: bytes, *, via: str, received_at: datetime | None = None,
+                   dated_by: str | None = None) -> InboundResult:
     """Turn one received email into an assertion, a refusal, or nothing (automatic mail).
 
-    `received_at` is when the organisation's mail server received it (IMAP INTERNALDATE);
-    the assertion is made then. Without it (LMTP hands mail over at once) it is now.
+    `received_at` is when the organisation's mail server received it (IMAP INTERNALDATE, or
+    a trusted MTA's Received header), `dated_by` which of them; the assertion is made then.
+    Without it (no trusted MTA configured) it is now.
     """
     msg = message_from_bytes(raw, _class=EmailMessage, policy=default)
     reading = read_reply(msg, reply_local=ctx.settings.reply_address.rpartition("@")[0])
@@ -227,7 +240,7 @@ def handle_message(ctx: ServiceContext, raw: bytes, *, via: str, received_at: da
         return InboundResult("ignored", why, mid)
     evidence = _evidence(mid, raw)
     try:
-        done, who, ref, version = _record(ctx, reading, raw, sender, evidence, received_at)
+        done, who, ref, version, at = _record(ctx, reading, raw, sender, evidence, received_at, dated_by)
     except _Seen as seen:
         log.info("event=email.received channel=email via=%s message=%s outcome=duplicate", via, mid)
         return InboundResult("duplicate", "this message was recorded before", mid, seen.assertion_id)
@@ -237,5 +250,6 @@ def handle_message(ctx: ServiceContext, raw: bytes, *, via: str, received_at: da
         return InboundResult("refused", refused.reason, mid, answered=answered)
     outcome: Outcome = "duplicate" if done.duplicate else "recorded"
     reason = f"{reading.assertion} of {who.handle} on {ref} version {version} ({done.status})"
-    log.info("event=email.received channel=email via=%s message=%s proposal=%s outcome=%s reason=%r", via, mid, ref, outcome, reason)
+    log.info("event=email.received channel=email via=%s message=%s proposal=%s outcome=%s dated_by=%r reason=%r",
+             via, mid, ref, outcome, dated_by if at else "receipt", reason)
     return InboundResult(outcome, reason, mid, done.assertion_id)

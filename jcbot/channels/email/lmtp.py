@@ -2,18 +2,23 @@
 
 Thin: each message goes to `inbound.handle_message` in a worker thread (services are
 synchronous) and is answered 250 once handled, recorded or refused. An internal error
-answers 451 so the MTA keeps the message and tries again: a reply is never lost.
+answers 451 so the MTA keeps the message and tries again: a reply is never lost. A reply
+is dated by the Received header of a trusted MTA (JCBOT_TRUSTED_RECEIVED_BY) when there
+is one: the MTA may have queued it while jcbot was down.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+from email.parser import BytesHeaderParser
+from email.policy import default
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from jcbot.channels.email.inbound import handle_message
+from jcbot.channels.email.inbound import InboundResult, handle_message
+from jcbot.channels.email.received import received_instant
 from jcbot.services.context import ServiceContext
 
 log = logging.getLogger(__name__)
@@ -36,7 +41,7 @@ class ReplyHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         try:
-            result = await asyncio.to_thread(handle_message, self.ctx, raw, via=self.protocol)
+            result = await asyncio.to_thread(self._handle, raw)
         except Exception:
             log.exception("email via %s: cannot handle a message from %s now", self.protocol, envelope.mail_from)
             status = TEMPORARY
@@ -48,6 +53,14 @@ class ReplyHandler:
             for _ in envelope.rcpt_tos[1:]:
                 await server.push(status)
         return status
+
+    def _handle(self, raw: bytes) -> InboundResult:
+        trusted = self.ctx.settings.trusted_received_by
+        dating = received_instant(BytesHeaderParser(policy=default).parsebytes(raw), trusted, self.ctx.clock.now())
+        if dating.problem:
+            log.warning("event=email.dated channel=email via=%s outcome=receipt_time reason=%r",
+                        self.protocol, dating.problem)
+        return handle_message(self.ctx, raw, via=self.protocol, received_at=dating.at, dated_by=dating.header)
 
 
 class ReplyListener(Controller):

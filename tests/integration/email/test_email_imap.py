@@ -58,10 +58,10 @@ async def test_a_message_whose_handling_fails_stays_for_the_next_poll(jc, doveco
     dovecot_server.append(imap_user.username, reply("iphone_agree.eml", to=jc.reply_to("dorj"), sender=DORJ))
     real = imap.handle_message
 
-    def flaky(ctx, raw, *, via, received_at=None):
+    def flaky(ctx, raw, **kw):
         if DORJ.encode() in raw:
             raise RuntimeError("database unreachable")
-        return real(ctx, raw, via=via, received_at=received_at)
+        return real(ctx, raw, **kw)
 
     monkeypatch.setattr(imap, "handle_message", flaky)
     assert await poll_once(jc.ctx) == 1
