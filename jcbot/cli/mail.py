@@ -11,7 +11,9 @@ from pathlib import Path
 import typer
 
 from jcbot.channels.email.parse import ReplyReading, read_reply
+from jcbot.channels.email.received import Dating, received_instant
 from jcbot.channels.email.tokens import TokenError, unverified_claims
+from jcbot.clock import SystemClock
 
 app = typer.Typer(help="Email intake.", no_args_is_help=True)
 
@@ -28,7 +30,13 @@ def _token_views(reading: ReplyReading) -> list[dict]:
     return views
 
 
-def _print_text(reading: ReplyReading, tokens: list[dict]) -> None:
+def _dated(dating: Dating) -> str:
+    if dating.at is not None:
+        return f"{dating.at.isoformat()} ({dating.header})"
+    return "jcbot's receipt" + (f" ({dating.problem})" if dating.problem else " (no trusted MTA given)")
+
+
+def _print_text(reading: ReplyReading, tokens: list[dict], dating: Dating) -> None:
     rows = [
         ("assertion", reading.assertion or "none"),
         ("opinion", reading.opinion or "none"),
@@ -37,6 +45,7 @@ def _print_text(reading: ReplyReading, tokens: list[dict]) -> None:
         ("message-id", reading.message_id or "none"),
         ("from", reading.from_address or "none"),
         ("in-reply-to", reading.in_reply_to or "none"),
+        ("dated", _dated(dating)),
     ]
     for view in tokens:
         claims = view["unverified_claims"]
@@ -62,6 +71,10 @@ def parse(
     local: str | None = typer.Option(
         None, "--local", help="Local part of jcbot's reply address; default: any plus-address."
     ),
+    trusted: str = typer.Option(
+        "", "--trusted-received-by", envvar="JCBOT_TRUSTED_RECEIVED_BY",
+        help="Comma-separated host names of your MTAs: show the instant their Received headers date the reply at.",
+    ),
 ) -> None:
     """Show how jcbot reads a reply: assertion, opinion, kind and why."""
     try:
@@ -75,13 +88,17 @@ def parse(
     msg = message_from_bytes(raw, _class=EmailMessage, policy=default)
     reading = read_reply(msg, reply_local=local)
     tokens = _token_views(reading)
+    # Before the listener's checks of the proposal: a date before its distribution would still fall back.
+    dating = received_instant(msg, trusted.split(","), SystemClock().now())
     if as_json:
         data = {
             "assertion": reading.assertion, "opinion": reading.opinion, "kind": reading.kind,
             "reason": reading.reason, "message_id": reading.message_id, "from": reading.from_address,
             "in_reply_to": reading.in_reply_to, "references": list(reading.references),
             "recipients": list(reading.recipients), "answer_line": reading.answer_line, "tokens": tokens,
+            "dated": {"at": dating.at.isoformat() if dating.at else None, "header": dating.header,
+                      "problem": dating.problem},
         }
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:
-        _print_text(reading, tokens)
+        _print_text(reading, tokens, dating)

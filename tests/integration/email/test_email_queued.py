@@ -14,7 +14,7 @@ import pytest
 from jcbot.channels.email.lmtp import start_listener
 from jcbot.services import queries
 from jcbot.services.assertions import record_assertion
-from tests.integration.email.mailtest import DEADLINE, PEOPLE, deliver, reply
+from tests.integration.email.mailtest import DEADLINE, PEOPLE, deliver, reply, text_of
 
 MX = "mx.jcm-mn.example.org"
 BACK = DEADLINE + timedelta(hours=2)  # jcbot restarts; Postfix flushes its queue
@@ -111,3 +111,16 @@ def test_without_a_trusted_mta_configured_the_reply_is_dated_at_receipt(committe
     queued(jc, "sato", "gmail_yes.eml", trusted(DEADLINE - timedelta(hours=1)))
     [a] = jc.assertions()
     assert a.at == BACK
+
+
+def test_an_objection_queued_past_a_computed_adoption_is_refused_not_recorded(jc):
+    # Both seats affirmed, nobody objected on record: at the deadline the decision is adopted,
+    # and adoption is final (PROCEDURE 6) even for a reply our MX took before it.
+    affirm(jc, "tanaka", "bold")
+    queued(jc, "sato", "negative_with_opinion.eml", trusted(DEADLINE - timedelta(seconds=30)))
+    assert [a.member for a in jc.assertions()] == ["tanaka", "bold"]
+    verdict = queries.show(jc.ctx, jc.ref).verdict
+    assert (verdict.status, verdict.basis, verdict.adopted_at) == ("adopted", "no_objection", DEADLINE)
+    [refusal] = jc.outbox("refusal")
+    assert refusal.recipient == PEOPLE["sato"][2]
+    assert "an assertion dated before that cannot be added now (tell the co-chairs)" in " ".join(text_of(refusal).split())

@@ -91,3 +91,29 @@ def test_mail_group_lists_parse():
     result = runner.invoke(app, ["mail", "--help"])
     assert result.exit_code == 0
     assert "parse" in result.stdout
+
+
+def _queued_reply(tmp_path, received: str) -> Path:
+    eml = tmp_path / "queued.eml"
+    eml.write_bytes(b"Received: " + received.encode() + b"\r\n" + (REPLIES / "gmail_yes.eml").read_bytes())
+    return eml
+
+
+def test_dated_by_the_trusted_mta_received_header(tmp_path):
+    eml = _queued_reply(tmp_path, "from a (a [192.0.2.1])\r\n\tby mx.example.org (Postfix);\r\n"
+                                  "\tMon, 23 Mar 2026 23:59:30 +0800")
+    result = run(str(eml), "--json", "--trusted-received-by", "relay.example.org, MX.example.org")
+    assert result.exit_code == 0, result.output
+    dated = json.loads(result.stdout)["dated"]
+    assert dated == {"at": "2026-03-23T15:59:30+00:00", "header": "Received #1 (by mx.example.org)", "problem": None}
+    text = run(str(eml), "--trusted-received-by", "mx.example.org").stdout
+    assert "dated:       2026-03-23T15:59:30+00:00 (Received #1 (by mx.example.org))" in text
+
+
+def test_dated_at_receipt_without_a_trusted_mta_or_with_an_unreadable_date(tmp_path, monkeypatch):
+    monkeypatch.delenv("JCBOT_TRUSTED_RECEIVED_BY", raising=False)
+    eml = _queued_reply(tmp_path, "from a by mx.example.org (Postfix); not a date")
+    assert "dated:       jcbot's receipt (no trusted MTA given)" in run(str(eml)).stdout
+    monkeypatch.setenv("JCBOT_TRUSTED_RECEIVED_BY", "mx.example.org")
+    dated = json.loads(run(str(eml), "--json").stdout)["dated"]
+    assert dated["at"] is None and "unreadable date 'not a date'" in dated["problem"]
