@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import secrets
+import socket
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Protocol
@@ -45,12 +49,37 @@ class Sender(Protocol):
         ...
 
 
+class CheckingSender(Sender, Protocol):
+    """A sender that can tell whether an interrupted earlier attempt arrived (Slack)."""
+
+    async def already_delivered(self, message: Outgoing) -> bool:
+        """Whether the earlier attempt of `message` (message.maybe_sent_at) landed."""
+        ...
+
+
+# Small batches: a crash leaves few claims behind, and several replicas share the queue.
+BATCH = 10
+
+
+def default_worker_id() -> str:
+    """An id for a dispatcher nobody named: unique to this process and instance."""
+    # Never reused, so it takes back nothing at start; `jcbot serve` passes a stable one.
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
 class Dispatcher:
-    """Delivers due outbox messages through the sender of their channel."""
+    """Delivers due outbox messages through the sender of their channel.
+
+    Claims carry `worker` and a short lease renewed by a heartbeat while a pass runs;
+    each message is marked in flight just before its send. The first pass takes back
+    what an earlier life of the same worker held, and `stop()` + `release()` give the
+    claims back at a graceful stop, so only a send interrupted mid-way may repeat.
+    """
 
     def __init__(
         self, engine: Engine, senders: Mapping[str, Sender], clock: Clock, *,
-        batch: int = 50, concurrency: int = 10, lease: timedelta = outbox.LEASE,
+        batch: int = BATCH, concurrency: int = 10, lease: timedelta = outbox.LEASE,
+        worker: str | None = None,
     ) -> None:
         self.engine = engine
         self.senders = dict(senders)
@@ -58,15 +87,56 @@ class Dispatcher:
         self.batch = batch
         self.lease = lease
         self.concurrency = concurrency
+        self.worker = worker or default_worker_id()
+        self._taken_back = False
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Take no new work: no further claims, no send that has not started yet."""
+        self._stopping = True
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def release(self) -> int:
+        """Give this worker's claims back to the queue at once (after stop(); synchronous)."""
+        with session_scope(self.engine) as session:
+            n = outbox.release(session, now=self.clock.now(), worker=self.worker)
+        if n:
+            log.info("event=outbox.released worker=%s messages=%d", self.worker, n)
+        return n
+
+    def take_back(self) -> int:
+        """Release the claims an earlier life of this worker left (killed mid-pass)."""
+        with session_scope(self.engine) as session:
+            n = outbox.release(session, now=self.clock.now(), worker=self.worker)
+        self._taken_back = True
+        if n:
+            log.info("event=outbox.taken_back worker=%s messages=%d", self.worker, n)
+        return n
 
     async def run_once(self) -> int:
         """Claim the due messages, send them, record each outcome; return how many."""
+        if self._stopping:
+            return 0
+        if not self._taken_back:
+            await asyncio.to_thread(self.take_back)
         claimed = await asyncio.to_thread(self._claim)
+        if not claimed:
+            return 0
+        unfinished = {m.id for m in claimed}
+        heartbeat = asyncio.create_task(self._heartbeat(unfinished), name="outbox-heartbeat")
         # Made per pass: a semaphore belongs to the event loop that first used it.
         slots = asyncio.Semaphore(self.concurrency)
-        results = await asyncio.gather(
-            *(self._deliver(m, slots) for m in claimed), return_exceptions=True
-        )
+        try:
+            results = await asyncio.gather(
+                *(self._deliver(m, slots, unfinished) for m in claimed), return_exceptions=True
+            )
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
         errors = [r for r in results if isinstance(r, BaseException)]
         for error in errors:
             # Recording failed (database gone?): the message stays 'sending' and is
@@ -76,9 +146,19 @@ class Dispatcher:
             raise errors[0]
         return len(claimed)
 
+    async def drain(self) -> int:
+        """Passes back to back while full batches come (more is due), until stopped."""
+        total = 0
+        while not self._stopping:
+            handled = await self.run_once()
+            total += handled
+            if handled < self.batch:
+                break
+        return total
+
     async def run_forever(self, stop_event: asyncio.Event, interval: float = 5.0) -> None:
         """Run passes every `interval` seconds (at once while a full batch was due) until stopped."""
-        while not stop_event.is_set():
+        while not stop_event.is_set() and not self._stopping:
             try:
                 handled = await self.run_once()
             except Exception:
@@ -96,13 +176,47 @@ class Dispatcher:
         with session_scope(self.engine) as session:
             return outbox.claim_due(
                 session, self.clock.now(), self.batch,
-                channels=tuple(self.senders), lease=self.lease,
+                channels=tuple(self.senders), lease=self.lease, worker=self.worker,
             )
 
-    async def _deliver(self, message: Outgoing, slots: asyncio.Semaphore) -> None:
-        async with slots:
+    async def _heartbeat(self, unfinished: set[int]) -> None:
+        # Renew the lease every third of it, so it lapses only when this process is gone
+        # (or stuck): then another worker takes the messages over within one lease.
+        every = max(self.lease.total_seconds() / 3, 0.05)
+        while True:
+            await asyncio.sleep(every)
             try:
-                await self.senders[message.channel].send(message)
+                await asyncio.to_thread(self._renew, set(unfinished))
+            except Exception as error:
+                log.warning("outbox: could not renew the claims of %s: %s", self.worker, error)
+
+    def _renew(self, ids: set[int]) -> None:
+        with session_scope(self.engine) as session:
+            outbox.renew(session, ids, now=self.clock.now(), worker=self.worker, lease=self.lease)
+
+    def _start(self, message: Outgoing) -> bool:
+        with session_scope(self.engine) as session:
+            return outbox.mark_in_flight(session, message.id, now=self.clock.now(),
+                                         attempt=message.attempt, worker=self.worker)
+
+    async def _deliver(self, message: Outgoing, slots: asyncio.Semaphore, unfinished: set[int]) -> None:
+        async with slots:
+            # Stopping: a send not started yet is left for release(), pending at once.
+            if self._stopping or not await asyncio.to_thread(self._start, message):
+                if not self._stopping:
+                    log.warning("event=outbox.claim_lost message=%s attempt=%s worker=%s",
+                                message.id, message.attempt, self.worker)
+                unfinished.discard(message.id)
+                return
+            sender = self.senders[message.channel]
+            checking = message.maybe_sent_at is not None
+            try:
+                if checking and await self._landed(sender, message):
+                    outcome = ("sent", "the interrupted earlier attempt had arrived", None)
+                else:
+                    checking = False
+                    await sender.send(message)
+                    outcome = ("sent", None, None)
             except PermanentFailure as refusal:
                 outcome = ("failed", refusal.reason, None)
             except TemporaryFailure as failure:
@@ -111,12 +225,17 @@ class Dispatcher:
                 # A bug or an unexpected network error: retrying is the safe reading.
                 log.warning("outbox: message %s: %s", message.id, error, exc_info=True)
                 outcome = ("retry", f"{type(error).__name__}: {error}", None)
-            else:
-                outcome = ("sent", None, None)
-        await asyncio.to_thread(self._record, message, *outcome)
+        # A check that could not be made leaves the earlier send unresolved: checked again next time.
+        await asyncio.to_thread(self._record, message, *outcome, checking)
+        unfinished.discard(message.id)
+
+    async def _landed(self, sender: Sender, message: Outgoing) -> bool:
+        # Email has no way to ask: a repeat keeps its Message-ID so mail clients fold it.
+        check = getattr(sender, "already_delivered", None)
+        return bool(check is not None and await check(message))
 
     def _record(self, message: Outgoing, status: str, reason: str | None,
-                retry_after: timedelta | None) -> None:
+                retry_after: timedelta | None, unresolved: bool = False) -> None:
         now = self.clock.now()
         with session_scope(self.engine) as session:
             if status == "sent":
@@ -128,10 +247,11 @@ class Dispatcher:
             else:
                 outbox.mark_retry(
                     session, message.id, now=now, error=reason or "",
-                    retry_after=retry_after, attempt=message.attempt,
+                    retry_after=retry_after, attempt=message.attempt, unresolved=unresolved,
                 )
         # One line per delivery attempt: what, which proposal, which channel, outcome.
         level = logging.INFO if status == "sent" else logging.WARNING
-        log.log(level, "event=outbox.%s channel=%s kind=%s message=%s proposal=%s attempt=%s%s", status,
+        log.log(level, "event=outbox.%s channel=%s kind=%s message=%s proposal=%s attempt=%s%s%s", status,
                 message.channel, message.kind, message.id, message.proposal_id, message.attempt,
+                " repeat=yes" if message.maybe_sent_at is not None else "",
                 f" reason={reason!r}" if reason else "")

@@ -167,7 +167,8 @@ def mark_in_flight(session: Session, message_id: int, *, now: datetime, attempt:
     if row is None or row.status != "sending" or row.attempts != attempt or row.claimed_by != worker:
         # Released at a stop, or taken over after the lease lapsed: someone else sends it.
         return False
-    row.in_flight_since = require_aware(now)
+    # Kept when set: it dates the earliest send whose fate is still unknown.
+    row.in_flight_since = row.in_flight_since or require_aware(now)
     session.flush()
     return True
 
@@ -226,9 +227,12 @@ def _current(session: Session, message_id: int, attempt: int | None) -> OutboxMe
     return row
 
 
-def _settled(row: OutboxMessage) -> None:
-    # The attempt's outcome is known: no claim, nothing in flight.
-    row.claimed_by, row.in_flight_since = None, None
+def _settled(row: OutboxMessage, unresolved: bool = False) -> None:
+    # The attempt's outcome is known: no claim, and nothing in flight unless an earlier,
+    # interrupted send could not be checked (`unresolved`): the next attempt checks again.
+    row.claimed_by = None
+    if not unresolved:
+        row.in_flight_since = None
 
 
 def mark_sent(session: Session, message_id: int, *, now: datetime) -> None:
@@ -245,7 +249,7 @@ def mark_sent(session: Session, message_id: int, *, now: datetime) -> None:
 
 def mark_retry(
     session: Session, message_id: int, *, now: datetime, error: str,
-    retry_after: timedelta | None = None, attempt: int | None = None,
+    retry_after: timedelta | None = None, attempt: int | None = None, unresolved: bool = False,
 ) -> datetime | None:
     """Schedule another attempt after a temporary failure; return when (None if stale)."""
     row = _current(session, message_id, attempt)
@@ -254,7 +258,7 @@ def mark_retry(
     delay = retry_after if retry_after is not None else backoff(row.attempts)
     row.status, row.last_error = "pending", error
     row.next_attempt_at = require_aware(now) + delay
-    _settled(row)
+    _settled(row, unresolved)
     session.flush()
     return row.next_attempt_at
 

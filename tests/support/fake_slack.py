@@ -69,6 +69,9 @@ class FakeSlack:
         self._scripted: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
         self._overrides: dict[str, dict[str, Any]] = {}
         self._users: dict[str, dict[str, Any]] = {}
+        # What chat.postMessage posted, per conversation id (a user id's DM as its D... id),
+        # oldest first: conversations.history answers from it.
+        self._history: dict[str, list[dict[str, Any]]] = {}
         self._seq = itertools.count(1)
         self._httpd = ThreadingHTTPServer((HOST, 0), self._handler_class())
         self._httpd.daemon_threads = True
@@ -132,6 +135,11 @@ class FakeSlack:
             await asyncio.sleep(0.01)
         return self.calls(method)
 
+    def history(self, channel: str) -> list[dict[str, Any]]:
+        """The messages posted in a conversation (a user id means the DM with them), oldest first."""
+        with self._lock:
+            return list(self._history.get(_conversation(channel), []))
+
     def _matching(self, method: str) -> list[SlackCall]:
         return [c for c in self._calls if c.method == method]
 
@@ -156,6 +164,9 @@ class FakeSlack:
                        "bot_id": "B0JCBOT001", "ts": body.get("ts", ts)}
             if "blocks" in body:
                 message["blocks"] = body["blocks"]
+            if method == "chat.postMessage":
+                stored = dict(message, metadata=body["metadata"]) if isinstance(body.get("metadata"), dict) else message
+                self._history.setdefault(_conversation(channel), []).append(stored)
             out: dict[str, Any] = {"channel": channel, "ts": message["ts"], "message": message}
             if method == "chat.postEphemeral":
                 out = {"message_ts": ts}
@@ -166,8 +177,9 @@ class FakeSlack:
             return {"view": {"id": view_id, "team_id": TEAM_ID, "hash": f"{ts}.hash", **view}}
         if method == "conversations.open":
             users = str(body.get("users", "")).split(",")
-            return {"channel": {"id": "D" + hashlib.sha1(",".join(sorted(users)).encode())
-                                .hexdigest()[:9].upper(), "is_im": True}}
+            return {"channel": {"id": _dm_id(users), "is_im": True}}
+        if method == "conversations.history":
+            return self._conversation_history(body)
         if method == "users.info":
             return {"user": self._user(user_id=body.get("user"))}
         if method == "users.lookupByEmail":
@@ -176,6 +188,19 @@ class FakeSlack:
             return {"url": "https://jcm-test.slack.com/", "team": "JCM Test", "user": "jcbot",
                     "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": "B0JCBOT001"}
         return {}
+
+    def _conversation_history(self, body: dict[str, Any]) -> dict[str, Any]:
+        # Newest first, paged by an offset cursor. The fake's ts are not real instants, so
+        # oldest/latest are not applied; metadata only with include_all_metadata, as Slack.
+        posted = list(reversed(self._history.get(_conversation(str(body.get("channel", ""))), [])))
+        start = int(body.get("cursor") or 0)
+        limit = max(int(body.get("limit") or 100), 1)
+        page = posted[start:start + limit]
+        if str(body.get("include_all_metadata", "")).lower() not in ("1", "true"):
+            page = [{k: v for k, v in m.items() if k != "metadata"} for m in page]
+        more = start + limit < len(posted)
+        return {"messages": page, "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
     def _handle(self, verb: str, path: str, query: str, headers: dict[str, str],
                 raw: bytes) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -237,6 +262,16 @@ class FakeSlack:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(5)
+
+
+def _dm_id(users: list[str]) -> str:
+    # The same id conversations.open gives for the same users.
+    return "D" + hashlib.sha1(",".join(sorted(users)).encode()).hexdigest()[:9].upper()
+
+
+def _conversation(channel: str) -> str:
+    # A post to a user id lands in the DM with them, as Slack does.
+    return _dm_id([channel]) if channel[:1] in ("U", "W") else channel
 
 
 @pytest.fixture

@@ -1,6 +1,9 @@
 """The outbox dispatcher's Slack sender: one Web API call per message, failures classified."""
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
+
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -8,6 +11,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from jcbot.services.dispatcher import PermanentFailure, TemporaryFailure
 from jcbot.settings import Settings
 from jcbot.store.outbox import Outgoing
+
+log = logging.getLogger(__name__)
+# The message metadata jcbot sets on every post: how a resend finds the first copy.
+EVENT_TYPE = "jcbot_notice"
+# How far before the interrupted attempt the history is read (clocks of jcbot and Slack
+# differ a little), and how many pages of it at most.
+HISTORY_MARGIN = timedelta(minutes=5)
+HISTORY_PAGES = 5
 
 # Slack errors that say "later", not "never" (https://api.slack.com/web#errors).
 TRANSIENT = frozenset({
@@ -56,9 +67,63 @@ class SlackSender:
         arguments = message.payload.get("arguments")
         if not method or not isinstance(arguments, dict):
             raise PermanentFailure("slack: the payload has no 'method' and 'arguments'")
+        if method == "chat.postMessage" and "metadata" not in arguments:
+            arguments = {**arguments, "metadata": metadata(message.dedupe_key)}
         try:
             await self.client.api_call(method, json=arguments)
         except SlackApiError as error:
             raise classify(error) from error
         except (TimeoutError, aiohttp.ClientError, OSError) as error:
             raise TemporaryFailure(f"slack: {type(error).__name__}: {error}") from error
+
+    async def already_delivered(self, message: Outgoing) -> bool:
+        """Whether an interrupted earlier post of `message` is in its conversation (by metadata)."""
+        arguments = message.payload.get("arguments")
+        channel = arguments.get("channel") if isinstance(arguments, dict) else None
+        # Only a post can repeat; chat.update and the like land the same however often.
+        if message.payload.get("method") != "chat.postMessage" or not isinstance(channel, str) or not channel:
+            return False
+        try:
+            return await self._find(channel, message)
+        except SlackApiError as error:
+            failure = classify(error)
+            if isinstance(failure, TemporaryFailure):
+                raise failure from error
+            # missing_scope (channels:history, groups:history, im:history), not_in_channel...:
+            # posting again risks a duplicate, not posting risks a lost notice; the
+            # duplicate is the lesser harm.
+            log.warning("event=slack.history_unreadable message=%s channel=%s reason=%r: posting again",
+                        message.id, channel, failure.reason)
+            return False
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
+            raise TemporaryFailure(f"slack: {type(error).__name__}: {error}") from error
+
+    async def _find(self, channel: str, message: Outgoing) -> bool:
+        if channel[:1] in ("U", "W"):
+            # A post to a user id lands in the app's DM with them: its history is the D... channel.
+            opened = await self.client.conversations_open(users=channel)
+            channel = opened["channel"]["id"]
+        params = {"channel": channel, "limit": 200, "include_all_metadata": True}
+        if message.maybe_sent_at is not None:
+            params["oldest"] = f"{(message.maybe_sent_at - HISTORY_MARGIN).timestamp():.6f}"
+        for _ in range(HISTORY_PAGES):
+            page = await self.client.conversations_history(**params)
+            if any(landed(m, message.dedupe_key) for m in page.get("messages") or []):
+                return True
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not page.get("has_more") or not cursor:
+                return False
+            params["cursor"] = cursor
+        return False
+
+
+def metadata(key: str) -> dict:
+    """The message metadata of a post: jcbot's event type and the outbox dedupe key."""
+    return {"event_type": EVENT_TYPE, "event_payload": {"key": key}}
+
+
+def landed(posted: object, key: str) -> bool:
+    """Whether a message from conversations.history is jcbot's post of dedupe key `key`."""
+    meta = posted.get("metadata") if isinstance(posted, dict) else None
+    payload = meta.get("event_payload") if isinstance(meta, dict) else None
+    return isinstance(payload, dict) and meta.get("event_type") == EVENT_TYPE and payload.get("key") == key

@@ -49,7 +49,9 @@ async def test_slack_errors_are_classified(ctx, fake_slack):
     with pytest.raises(PermanentFailure, match="no 'method'"):
         await sender.send(Outgoing(2, "slack", "x", "U", "k2", {"message": "not slack"}, 1))
     await sender.send(message)
-    assert fake_slack.calls("chat.postMessage")[-1].body == {"channel": "U0GONE", "text": "hi"}
+    # The metadata names the outbox message, so a resend after a crash can find this post.
+    assert fake_slack.calls("chat.postMessage")[-1].body == {
+        "channel": "U0GONE", "text": "hi", "metadata": {"event_type": "jcbot_notice", "event_payload": {"key": "k"}}}
     assert fake_slack.calls("chat.postMessage")[-1].token == "xoxb-jcbot-test"
 
 
