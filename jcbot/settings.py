@@ -99,6 +99,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("JCBOT_SLACK_CHANNEL", None, "Slack channel id (C...) where adoptions, withdrawals and referrals are announced; unset: no announcements."),
     Setting("JCBOT_SWEEP_INTERVAL", "60", "Seconds between reconciliation sweeps of open proposals.", _positive),
     Setting("JCBOT_DISPATCH_INTERVAL", "5", "Seconds between outbox dispatcher runs.", _positive),
+    Setting("JCBOT_WORKER_ID", None, "Name of this process's outbox claims; keep it stable across restarts so a restarted process takes its claims back at once. Default: HOSTNAME:HTTP_PORT."),
     Setting("JCBOT_LEADER_INTERVAL", "1", "PostgreSQL replicas: seconds between a follower's tries for the scheduler's leader lock, and the leader's checks that it still holds it.", _positive),
     Setting("JCBOT_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR.", _choice("DEBUG", "INFO", "WARNING", "ERROR")),
 )
