@@ -6,7 +6,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import assertions, deadline, sweep
+from bench import assertions, deadline, failover, sweep
 from bench.databases import DATABASES, Unavailable, database
 
 
@@ -16,14 +16,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", type=int, default=500, help="assertions per database (default 500)")
     parser.add_argument("--db", action="append", choices=DATABASES, help="a database to run on (repeatable; default both)")
     parser.add_argument("--no-render", action="store_true", help="no channel renderers: no outbox rows are written")
-    parser.add_argument("--only", choices=("assertions", "sweep", "deadline"), action="append",
+    parser.add_argument("--only", choices=("assertions", "sweep", "deadline", "failover"), action="append",
                         help="run only these benchmarks (repeatable; default all)")
     parser.add_argument("--sweep-rows", type=int, default=100_000, help="open proposals for the sweep benchmark")
     parser.add_argument("--open", type=int, default=1000, help="open proposals for the deadline benchmark")
+    parser.add_argument("--rounds", type=int, default=3, help="leaders killed in the fail-over benchmark")
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error("-n must be at least 1")
-    only = set(args.only or ("assertions", "sweep", "deadline"))
+    only = set(args.only or ("assertions", "sweep", "deadline", "failover"))
     status = 0
     if "assertions" in only:
         status = _assertions(args)
@@ -31,7 +32,26 @@ def main(argv: list[str] | None = None) -> int:
         _sweep(args)
     if "deadline" in only:
         _deadline(args)
+    if "failover" in only:
+        _failover(args)
     return status
+
+
+def _failover(args) -> None:
+    try:
+        with database("postgresql") as url, tempfile.TemporaryDirectory(prefix="jcbot-bench-replicas-") as storage:
+            r = failover.measure(url, Path(storage), rounds=args.rounds)
+    except Unavailable as exc:
+        print(f"\nreplica fail-over: skipped ({exc})")
+        return
+    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+    print(f"\nreplica fail-over: {r.replicas} jcbot serve on one PostgreSQL, the leader killed (SIGKILL) {len(r.raw_s)} times")
+    print(f"kill -> a survivor reports leader: mean {mean(r.to_leader_s):.3f} s, worst {max(r.to_leader_s):.3f} s")
+    print(f"kill -> adoption recorded by the new leader's first sweep: mean {mean(r.to_adoption_s):.3f} s, "
+          f"worst {max(r.to_adoption_s):.3f} s")
+    print(f"raw: holder killed -> pg_try_advisory_lock loop acquires: mean {mean(r.raw_s) * 1000:.2f} ms")
+    print(f"ratio fail-over/raw = {mean(r.to_adoption_s) / mean(r.raw_s):.0f} "
+          f"(followers try every {failover.RETRY_S:g} s: the wait for the next try is most of it)")
 
 
 def _sweep(args) -> None:
