@@ -69,6 +69,9 @@ def verdict_of(facts: Facts, now: datetime) -> Verdict:
 def settle(tx: Tx, facts: Facts, verdict: Verdict) -> str | None:
     """Record what the verdict changes; returns the new status if it changed."""
     v = facts.version
+    if v.next_change_at != verdict.next_change:
+        v.next_change_at = verdict.next_change  # when the sweep must judge it again (the core says)
+        tx.session.add(v)
     if verdict.status == v.status:
         return None
     old, v.status = v.status, verdict.status

@@ -103,6 +103,7 @@ def _distribute(tx: Tx, c: Committee, p: Proposal, v: ProposalVersion, roster: R
     tx.session.add(p)
     tx.session.flush()
     facts = gather(tx.session, c, p, v, roster)
+    v.next_change_at = verdict_of(facts, tx.now).next_change
     tx.audit("proposal.distributed", f"proposal:{p.ref}", {
         "version": v.version, "by": who, "deadline": dist.deadline, "electorate": list(dist.electorate),
     }, c.id)

@@ -76,30 +76,33 @@ class SweepResult:
     changed: list[tuple[str, str]]
 
 
-def open_version_ids(session: Session, deadline_by: datetime | None = None) -> list[int]:
-    """Distributed versions still open (with a deadline at or before `deadline_by`, if given)."""
+def open_version_ids(session: Session, changing_by: datetime | None = None) -> list[int]:
+    """Distributed versions still open (whose verdict time alone can change by `changing_by`, if given)."""
     q = select(ProposalVersion.id).where(ProposalVersion.status.in_(OPEN_STATUSES),  # type: ignore[attr-defined]
                                          ProposalVersion.distributed_at.is_not(None))  # type: ignore[union-attr]
-    if deadline_by is not None:
-        q = q.where(ProposalVersion.deadline <= deadline_by)  # type: ignore[operator]
+    if changing_by is not None:
+        q = q.where(ProposalVersion.next_change_at <= changing_by)  # type: ignore[operator]
     return list(session.exec(q))
 
 
 def sweep(ctx: ServiceContext, actor: str = "scheduler", full: bool = False) -> SweepResult:
     """Evaluate open proposals now and record what changed, one transaction each.
 
-    Time alone changes a verdict only at a deadline (assertions, departures and the
-    co-chairs' actions settle their proposals in their own transaction), so a routine
-    sweep looks at proposals whose deadline has passed; `full` looks at every open one.
-    Adoption is recorded at the instant the core gives (the deadline, or the assertion
-    that completed it), however late the sweep runs; a second sweep changes nothing.
+    Every change that can alter a verdict (an assertion, a departure, the co-chairs'
+    actions) settles its proposals in its own transaction; time alone changes a verdict
+    only at the instant the core named as its `next_change` when it was last settled
+    (stored as `next_change_at`). A routine sweep looks at the versions whose instant has
+    come; `full` looks at every open one. Adoption is recorded at the instant the core
+    gives (the deadline, or the assertion that completed it), however late the sweep
+    runs; a second sweep changes nothing.
     """
     # Judge every candidate in one read-only snapshot (cheap, never blocks writers); lock
-    # and settle, each in its own transaction, only those whose status must change.
+    # and settle, each in its own transaction, only those whose verdict must be recorded.
     rosters: dict[int, tuple[int | None, Roster]] = {}
     with ctx.read(actor) as rtx:
         ids = open_version_ids(rtx.session, None if full else rtx.now)
-        due = _changing(rtx.session, ids, rtx.now, rosters)
+        due = [vid for vid, (v, verdict) in current_verdicts(rtx.session, ids, rtx.now, rosters).items()
+               if verdict.status != v.status or verdict.next_change != v.next_change_at]
     changed = []
     for vid in due:
         with ctx.tx(actor) as tx:
@@ -108,7 +111,7 @@ def sweep(ctx: ServiceContext, actor: str = "scheduler", full: bool = False) -> 
             pid = tx.session.exec(select(ProposalVersion.proposal_id).where(ProposalVersion.id == vid)).one()
             p = tx.session.get(Proposal, pid, with_for_update=True)
             tx.after_lock()
-            v = tx.session.get(ProposalVersion, vid)
+            v = tx.session.get(ProposalVersion, vid, populate_existing=True)
             if v is None or v.status not in OPEN_STATUSES:
                 continue  # settled meanwhile by another worker
             c = tx.session.get(Committee, p.committee_id)  # type: ignore[union-attr]
@@ -119,29 +122,33 @@ def sweep(ctx: ServiceContext, actor: str = "scheduler", full: bool = False) -> 
     return SweepResult(len(ids), changed)
 
 
-def _changing(session: Session, ids: list[int], now: datetime, rosters: dict, chunk: int = 500) -> list[int]:
-    """The versions among `ids` whose verdict now differs from their stored status.
+def current_verdicts(session: Session, ids: list[int], now: datetime, rosters: dict | None = None,
+                     chunk: int = 500) -> dict[int, tuple[ProposalVersion, Verdict]]:
+    """The verdict now of each distributed version among `ids`, with its stored row.
 
-    Read in chunks with one query for the versions and one for their assertions, so a
-    reconciliation of many proposals costs a few queries per chunk, not per proposal.
+    What every reader shows (API, dashboard, sweep): the computed status, which can be
+    ahead of the stored one between a deadline and the sweep that records it. Read in
+    chunks with one query for the versions and one for their assertions, so judging many
+    proposals costs a few queries per chunk, not per proposal.
     """
-    out: list[int] = []
+    rosters = {} if rosters is None else rosters
+    out: dict[int, tuple[ProposalVersion, Verdict]] = {}
+    lasts = dict(session.exec(select(RosterChange.committee_id, func.max(RosterChange.id))
+                              .group_by(RosterChange.committee_id)).all()) if ids else {}
     for start in range(0, len(ids), chunk):
         part = ids[start:start + chunk]
         rows = session.exec(select(Committee, Proposal, ProposalVersion)
                             .join(Proposal, Proposal.committee_id == Committee.id)
                             .join(ProposalVersion, ProposalVersion.proposal_id == Proposal.id)
-                            .where(ProposalVersion.id.in_(part))).all()  # type: ignore[union-attr]
+                            .where(ProposalVersion.id.in_(part),  # type: ignore[union-attr]
+                                   ProposalVersion.distributed_at.is_not(None))).all()  # type: ignore[union-attr]
         records: dict[int, list[AssertionRecord]] = {vid: [] for vid in part}
         for r in session.exec(select(AssertionRecord).where(AssertionRecord.version_id.in_(part))  # type: ignore[attr-defined]
                               .order_by(AssertionRecord.at, AssertionRecord.id)):
             records[r.version_id].append(r)
-        lasts = dict(session.exec(select(RosterChange.committee_id, func.max(RosterChange.id))
-                                  .group_by(RosterChange.committee_id)).all())
         for c, p, v in rows:
             facts = facts_of(c, p, v, _roster(session, c, rosters, lasts.get(c.id)), records[v.id])  # type: ignore[index]
-            if verdict_of(facts, now).status != v.status:
-                out.append(v.id)  # type: ignore[arg-type]
+            out[v.id] = (v, verdict_of(facts, now))  # type: ignore[index]
     return out
 
 
@@ -155,9 +162,9 @@ def _roster(session: Session, c: Committee, cache: dict[int, tuple[int | None, R
     return cached[1]
 
 
-def next_deadline(ctx: ServiceContext) -> datetime | None:
-    """The soonest deadline still ahead among open proposals (the scheduler's next alarm)."""
+def next_change(ctx: ServiceContext) -> datetime | None:
+    """The soonest instant ahead at which time alone changes an open verdict (the scheduler's next alarm)."""
     with ctx.read() as tx:
-        return tx.session.exec(select(ProposalVersion.deadline).where(
-            ProposalVersion.status.in_(OPEN_STATUSES), ProposalVersion.deadline > tx.now)  # type: ignore[union-attr,operator]
-            .order_by(ProposalVersion.deadline).limit(1)).first()
+        return tx.session.exec(select(ProposalVersion.next_change_at).where(
+            ProposalVersion.status.in_(OPEN_STATUSES), ProposalVersion.next_change_at > tx.now)  # type: ignore[union-attr,operator]
+            .order_by(ProposalVersion.next_change_at).limit(1)).first()

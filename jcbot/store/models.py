@@ -111,6 +111,10 @@ class ProposalVersion(SQLModel, table=True):
     closed_as: str | None = Field(default=None, max_length=16)
     closed_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
     closed_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # When time alone can next change the verdict (the core's Verdict.next_change), written
+    # whenever a version is settled: the sweep and the scheduler's alarm read it, so which
+    # instants matter (a deadline today) is the core's to say, not the scheduler's.
+    next_change_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True, index=True))
 
 
 class ProposalItem(SQLModel, table=True):

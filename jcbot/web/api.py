@@ -15,7 +15,9 @@ from pydantic import BaseModel
 from sqlmodel import Session, select
 
 from jcbot.publish import record
-from jcbot.services import apikeys
+from jcbot.core.decision import Verdict
+from jcbot.services import apikeys, queries
+from jcbot.services.evaluation import OPEN_STATUSES
 from jcbot.services.context import ServiceContext
 from jcbot.store.models import Committee, Decision, Proposal, ProposalItem, ProposalVersion
 
@@ -81,13 +83,23 @@ def _committee_out(c: Committee) -> CommitteeOut:
                         objection_period_days=committee_rules(c).electronic_decision.objection_period_days)
 
 
-def _proposal_out(s: Session, c: Committee, p: Proposal, v: ProposalVersion) -> ProposalOut:
+def _proposal_out(s: Session, c: Committee, p: Proposal, v: ProposalVersion, verdict: Verdict | None) -> ProposalOut:
+    """A proposal as the API shows it: the status the core computes now, as every channel shows it."""
     items = s.exec(select(ProposalItem).where(ProposalItem.version_id == v.id).order_by(ProposalItem.position))
     d = s.exec(select(Decision.number).where(Decision.version_id == v.id)).first()
-    return ProposalOut(ref=p.ref, committee=c.slug, version=v.version, title=v.title, status=v.status,  # type: ignore[arg-type]
+    status, basis, adopted_at = v.status, v.basis, v.adopted_at
+    if verdict is not None:
+        status, basis, adopted_at = verdict.status, verdict.basis, verdict.adopted_at
+    return ProposalOut(ref=p.ref, committee=c.slug, version=v.version, title=v.title, status=status,  # type: ignore[arg-type]
                        items=[ItemOut(kind=i.kind, title=i.title, reference=i.reference) for i in items],
-                       distributed_at=v.distributed_at, deadline=v.deadline, basis=v.basis, adopted_at=v.adopted_at,
+                       distributed_at=v.distributed_at, deadline=v.deadline, basis=basis, adopted_at=adopted_at,
                        closed_at=v.closed_at, decision=d)
+
+
+def _open_verdicts(s: Session, versions: list[ProposalVersion], now: datetime) -> dict[int, Verdict]:
+    """The verdicts now of the versions whose stored status may be behind (open or objected)."""
+    ids = [v.id for v in versions if v.status in OPEN_STATUSES]
+    return {vid: verdict for vid, (_, verdict) in queries.current_verdicts(s, ids, now).items()}  # type: ignore[arg-type]
 
 
 def router(ctx: ServiceContext) -> APIRouter:
@@ -132,9 +144,12 @@ def router(ctx: ServiceContext) -> APIRouter:
             if committee:
                 q = q.where(Committee.id == committee_or_404(tx.session, committee).id)
             if status:
-                q = q.where(ProposalVersion.status == status)
-            rows = tx.session.exec(q.order_by(Proposal.created_at.desc(), Proposal.id.desc()))  # type: ignore[attr-defined]
-            return [_proposal_out(tx.session, c, p, v) for c, p, v in rows]
+                # An open version's status now may differ from the stored one: filter after judging.
+                q = q.where(ProposalVersion.status.in_((status, *OPEN_STATUSES)))  # type: ignore[attr-defined]
+            rows = tx.session.exec(q.order_by(Proposal.created_at.desc(), Proposal.id.desc())).all()  # type: ignore[attr-defined]
+            verdicts = _open_verdicts(tx.session, [v for _, _, v in rows], tx.now)
+            out = [_proposal_out(tx.session, c, p, v, verdicts.get(v.id)) for c, p, v in rows]  # type: ignore[arg-type]
+            return [o for o in out if status is None or o.status == status]
 
     @r.get("/proposals/{ref}", response_model=ProposalOut, summary="One proposal")
     def proposal(ref: str) -> ProposalOut:
@@ -144,7 +159,9 @@ def router(ctx: ServiceContext) -> APIRouter:
                 raise HTTPException(404, f"no proposal {ref!r}")
             v = tx.session.exec(select(ProposalVersion).where(ProposalVersion.proposal_id == p.id,
                                                               ProposalVersion.version == p.current_version)).one()
-            return _proposal_out(tx.session, tx.session.get(Committee, p.committee_id), p, v)  # type: ignore[arg-type]
+            verdicts = _open_verdicts(tx.session, [v], tx.now)
+            return _proposal_out(tx.session, tx.session.get(Committee, p.committee_id), p, v,  # type: ignore[arg-type]
+                                 verdicts.get(v.id))  # type: ignore[arg-type]
 
     @r.get("/decisions", response_model=list[DecisionOut], summary="Adopted decisions, newest first")
     def decisions(committee: str | None = Query(None, description="A committee's slug")) -> list[dict]:

@@ -75,4 +75,13 @@ def test_evaluate_after_the_deadline_adopts_at_the_deadline(jcbot, tmp_path):
     before = jcbot.counts()
     assert jcbot("evaluate").stdout == "examined 0 open proposal(s)\n"
     assert jcbot.counts() == before
+
+    # A proposal well within its period: `evaluate` examines every open proposal, as its
+    # help says, not only those past a deadline, and changes nothing.
+    fresh = jcbot("proposal", "draft", "jm-short", "--title", "Register MS001", "--text", "Text.",
+                  "--item", "project_registration:Solar").stdout.split()[1]
+    jcbot("proposal", "distribute", fresh)
+    before = jcbot.counts()
+    assert jcbot("evaluate").stdout == "examined 1 open proposal(s)\n"
+    assert jcbot.counts() == before
     assert jcbot("audit", "verify").stdout.startswith("audit chain ok: ")

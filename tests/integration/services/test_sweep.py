@@ -116,9 +116,9 @@ def test_one_sweep_settles_every_committee(ctx, engine):
     assert queries.pending(ctx, "japan-kenya") == []
 
 
-def test_pending_and_next_deadline(ctx, engine):
+def test_pending_and_next_change(ctx, engine):
     committee(ctx)
-    assert queries.next_deadline(ctx) is None
+    assert queries.next_change(ctx) is None
     first = distributed(ctx)
     second = distributed(ctx, at=T0 + timedelta(days=2))
     draft = proposals.draft(ctx, "japan-mongolia", "Draft", "Text.", [proposals.Item("other", "x")], SECRETARIAT).ref
@@ -126,6 +126,30 @@ def test_pending_and_next_deadline(ctx, engine):
     assert [v.proposal.ref for v in views] == [first, second]  # soonest deadline first; drafts are not pending
     assert draft not in [v.proposal.ref for v in views]
     assert views[0].verdict.awaiting == ("tanaka", "sato", "suzuki", "bat", "dorj", "tsetseg")
-    assert queries.next_deadline(ctx) == MN_DEADLINE
+    assert queries.next_change(ctx) == MN_DEADLINE
     ctx.clock.set(MN_DEADLINE)  # the deadline itself is no longer ahead
-    assert queries.next_deadline(ctx) == MN_DEADLINE + timedelta(days=2)
+    assert queries.next_change(ctx) == MN_DEADLINE + timedelta(days=2)
+
+
+def test_a_routine_sweep_judges_what_the_core_said_can_change_and_then_leaves_it(ctx, engine):
+    # The core names when time alone can next change a verdict (its deadline here); the
+    # routine sweep looks at exactly those versions, records the new "next change" even
+    # when the status stays (objected stays objected), and then stops looking at them.
+    committee(ctx)
+    objected = distributed(ctx, title="Objected")
+    quiet = distributed(ctx, title="Later", at=T0 + timedelta(days=2))
+    tick(ctx.clock)
+    _assert(ctx, objected, "suzuki", "negative", "No.")
+    assert _version(engine, objected).next_change_at == MN_DEADLINE
+    assert _version(engine, quiet).next_change_at == MN_DEADLINE + timedelta(days=2)
+    ctx.clock.set(MN_DEADLINE - timedelta(seconds=1))
+    assert queries.sweep(ctx).examined == 0
+    assert queries.next_change(ctx) == MN_DEADLINE
+    ctx.clock.set(MN_DEADLINE)
+    assert queries.sweep(ctx) == queries.SweepResult(1, [])
+    v = _version(engine, objected)
+    assert (v.status, v.next_change_at) == ("objected", None)  # time alone changes nothing more
+    assert queries.sweep(ctx).examined == 0
+    assert queries.next_change(ctx) == MN_DEADLINE + timedelta(days=2)
+    # A full sweep (the CLI's `jcbot evaluate`) still examines every open proposal.
+    assert queries.sweep(ctx, full=True).examined == 2

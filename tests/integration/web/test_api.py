@@ -124,3 +124,24 @@ async def test_drafts_are_listed_with_status_draft_and_no_deadline(ctx, client, 
     p = proposals.draft(ctx, "japan-mongolia", "A draft", "Text.", [proposals.Item("other", "Something")], SECRETARIAT)
     [listed] = (await client.get("/api/v1/proposals", params={"status": "draft"}, headers={"X-API-Key": key})).json()
     assert (listed["ref"], listed["status"], listed["deadline"], listed["distributed_at"]) == (p.ref, "draft", None, None)
+
+
+async def test_a_proposal_past_its_deadline_shows_the_computed_status_before_any_sweep(ctx, client, key):
+    # Both co-chair seats affirm and nobody objects: at the deadline the proposal is adopted,
+    # and the API says so at once, as Slack, the dashboard and the CLI do, not a sweep later.
+    committee(ctx)
+    ref = distributed(ctx)
+    tick(ctx.clock)
+    for h in ("tanaka", "bat"):
+        assertions.record_assertion(ctx, ref, h, "affirmative", channel="web", evidence_key=h, actor=SECRETARIAT)
+    h = {"X-API-Key": key}
+    before = (await client.get(f"/api/v1/proposals/{ref}", headers=h)).json()
+    assert (before["status"], before["adopted_at"]) == ("open", None)
+    ctx.clock.set(MN_DEADLINE)
+    after = (await client.get(f"/api/v1/proposals/{ref}", headers=h)).json()
+    assert (after["status"], after["basis"]) == ("adopted", "no_objection")
+    assert after["adopted_at"] == MN_DEADLINE.isoformat().replace("+00:00", "Z")
+    assert after["decision"] is None  # numbered when the adoption is recorded
+    listed = (await client.get("/api/v1/proposals", params={"status": "adopted"}, headers=h)).json()
+    assert [p["ref"] for p in listed] == [ref]
+    assert (await client.get("/api/v1/proposals", params={"status": "open"}, headers=h)).json() == []
