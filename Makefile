@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test install install-test system-deps bench clean
+.PHONY: run test lint install install-test system-deps bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,9 +25,12 @@ system-deps:
 run: install
 	$(BIN)/jcbot serve
 
-# Installs everything the tests need and runs the whole suite.
-test: system-deps install-test
+# Installs everything the tests need, lints, and runs the whole suite.
+test: system-deps install-test lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install-test
+	$(BIN)/ruff check jcbot tests bench
 
 bench: install-test
 	$(BIN)/python -m bench

@@ -179,7 +179,7 @@ def put_post(engine, key, channel) -> int:
 
 async def test_a_slack_post_that_landed_before_the_crash_is_not_posted_again(engine, fake_slack, tmp_path):
     settings, clock = slack_settings(fake_slack, tmp_path), ManualClock(T0)
-    dm, announcement = put_post(engine, "slack:dist:7:tanaka", "U0TANAKA"), put_post(engine, "slack:adopt:7", "C0ANNOUNCE")
+    put_post(engine, "slack:dist:7:tanaka", "U0TANAKA"), put_post(engine, "slack:adopt:7", "C0ANNOUNCE")
     with pytest.raises(Crash):
         await Dispatcher(engine, {"slack": DiesAfterPosting(settings)}, clock, worker="w").run_once()
     assert len(fake_slack.calls("chat.postMessage")) == 2
