@@ -100,7 +100,17 @@ async def test_the_scheduler_runs_the_leader_jobs_only_while_leading(tmp_path, m
     async def poll() -> int:
         return 0
 
-    scheduler = Scheduler(ctx, dispatcher=None, poll_inbox=poll)  # type: ignore[arg-type]
+    class Idle:  # a dispatcher with nothing to send: this test is about the leader's jobs
+        async def run_once(self) -> int:
+            return 0
+
+        drain = run_once
+
+        def stop(self) -> None: ...
+
+        def release(self) -> None: ...
+
+    scheduler = Scheduler(ctx, dispatcher=Idle(), poll_inbox=poll)  # type: ignore[arg-type]
     jobs = lambda: {j.id for j in scheduler.aps.get_jobs()}  # noqa: E731
     scheduler.start(lead=False)
     try:
