@@ -9,6 +9,7 @@ adoption at the instant the core gives and sends each notice once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -23,6 +24,8 @@ from jcbot.services.dispatcher import Dispatcher
 log = logging.getLogger("jcbot.scheduler")
 DUTIES_EVERY = timedelta(hours=1)
 FULL_SWEEP_EVERY = timedelta(hours=1)
+# How long a stop waits for a running tick or dispatch pass before cancelling it.
+STOP_GRACE_S = 10.0
 
 
 class Scheduler:
@@ -39,11 +42,17 @@ class Scheduler:
         self._last_duties: datetime | None = None
         self._last_full: datetime | None = None
         self.leading = False
+        self._stopping = False
+        # The job bodies running now, and the dispatch passes a tick started: a stop waits for them.
+        self._running: set[asyncio.Task] = set()
+        self._spawned: set[asyncio.Task] = set()
 
     def start(self, lead: bool = True) -> None:
         """Start the dispatcher's job, and the leader's jobs unless a Leadership hands them over later."""
         s = self.ctx.settings
-        self.aps.add_job(self.dispatch, "interval", seconds=s.dispatch_interval, id="dispatch")
+        # At once: a restarted process takes back its claims and resumes delivery without waiting.
+        self.aps.add_job(self.dispatch, "interval", seconds=s.dispatch_interval, id="dispatch",
+                         next_run_time=self.ctx.clock.now())
         self.aps.start()
         if lead:
             self.set_leader(True)
@@ -66,22 +75,64 @@ class Scheduler:
         if self.poll_inbox is not None:
             self.aps.add_job(self.poll, "interval", seconds=s.inbound_imap_interval, id="imap", next_run_time=now, replace_existing=True)
 
-    async def shutdown(self) -> None:
-        """Stop waking jobs; let a running tick or dispatch pass finish (nothing half-sent)."""
+    async def shutdown(self, grace: float = STOP_GRACE_S) -> None:
+        """Take no new work, let a running tick or dispatch pass finish (up to `grace` s), give the claims back."""
+        self._stopping = True
+        if self.dispatcher is not None:
+            self.dispatcher.stop()  # no new batch, no send that has not started
+        if self.aps.running:
+            self.aps.pause()  # wakes nothing more; running jobs go on
+        running = [t for t in self._running | self._spawned if not t.done()]
+        if running:
+            _, late = await asyncio.wait(running, timeout=grace)
+            if late:
+                # Cancelled inside _job (a warning, no traceback); a send cut short keeps its
+                # in-flight mark, so the next attempt knows it may have arrived.
+                log.warning("event=serve.stop_grace_exceeded jobs=%d grace_s=%g", len(late), grace)
+                for task in late:
+                    task.cancel()
+                await asyncio.wait(late, timeout=5)
+        # Nothing is running: APScheduler has nothing left to cancel.
         self.aps.shutdown(wait=False)
-        async with self._tick_lock, self._dispatch_lock:
-            pass
+        if self.dispatcher is None:
+            return
+        try:
+            await asyncio.to_thread(self.dispatcher.release)
+        except Exception as error:  # the database is gone: the short lease frees them instead
+            log.warning("event=outbox.release outcome=error error=%r", error)
+
+    @contextlib.asynccontextmanager
+    async def _job(self, name: str):
+        # Tracks a running job body for shutdown(); a cancellation at a stop ends it quietly.
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        try:
+            yield
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            log.warning("event=%s outcome=cancelled_at_stop", name)
+        finally:
+            self._running.discard(task)
+
+    def _dispatch_soon(self) -> None:
+        task = asyncio.get_running_loop().create_task(self.dispatch())
+        self._spawned.add(task)
+        task.add_done_callback(self._spawned.discard)
 
     async def tick(self) -> None:
         """Sweep open proposals, send due reminders, digests and duties, re-arm the deadline alarm."""
-        async with self._tick_lock:
+        if self._stopping:
+            return
+        async with self._job("tick"), self._tick_lock:
             try:
                 result = await asyncio.to_thread(queries.sweep, self.ctx, "scheduler", self._full_sweep_due())
                 for ref, status in result.changed:
                     log.info("event=proposal.%s proposal=%s outcome=recorded", status, ref)
                 if result.changed:
                     # Adoption notices go out now, not after the reminders' pass over every open proposal.
-                    asyncio.get_running_loop().create_task(self.dispatch())
+                    self._dispatch_soon()
                 sent = await asyncio.to_thread(reminders.send_reminders, self.ctx)
                 sent += await asyncio.to_thread(reminders.send_digests, self.ctx)
                 now = self.ctx.clock.now()
@@ -89,7 +140,7 @@ class Scheduler:
                     sent += await asyncio.to_thread(reminders.flag_duties, self.ctx)
                     self._last_duties = now
                 if sent:
-                    asyncio.get_running_loop().create_task(self.dispatch())
+                    self._dispatch_soon()
             except Exception:
                 log.exception("event=tick outcome=error")
             await self._arm_deadline()
@@ -116,10 +167,12 @@ class Scheduler:
         log.debug("event=alarm deadline=%s", nxt.isoformat())
 
     async def dispatch(self) -> None:
-        """One pass of the outbox dispatcher."""
-        async with self._dispatch_lock:
+        """Drain the outbox: dispatcher passes back to back while full batches come."""
+        if self._stopping:
+            return
+        async with self._job("outbox.dispatch"), self._dispatch_lock:
             try:
-                n = await self.dispatcher.run_once()
+                n = await self.dispatcher.drain()
                 if n:
                     log.info("event=outbox.dispatch handled=%d", n)
             except Exception:

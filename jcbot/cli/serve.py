@@ -46,6 +46,15 @@ def _senders(settings: Settings) -> dict:
     return senders
 
 
+def worker_id(settings: Settings) -> str:
+    """The name of this process's outbox claims: JCBOT_WORKER_ID, else HOSTNAME:HTTP_PORT."""
+    # Stable across a restart of the same process slot, so the restarted process takes its
+    # previous claims back at once; distinct between replicas on one host (their ports differ).
+    import socket
+
+    return settings.worker_id or f"{socket.gethostname()}:{settings.http_port}"
+
+
 async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Start every part, wait for `stop` (or a signal), then stop them cleanly."""
     import uvicorn
@@ -64,7 +73,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         except (NotImplementedError, RuntimeError):  # not the main thread (tests)
             pass
     ctx = await asyncio.to_thread(build_context, settings)
-    dispatcher = Dispatcher(ctx.engine, _senders(settings), ctx.clock)
+    dispatcher = Dispatcher(ctx.engine, _senders(settings), ctx.clock, worker=worker_id(settings))
     poll = None
     if settings.inbound_imap_host:
         from jcbot.channels.email.imap import poll_once
