@@ -91,6 +91,15 @@ def distribute(roster: Roster, at: datetime) -> Distribution:
     return Distribution(at, deadline, roster.active_members(at))
 
 
+def within_period(deadline: datetime, at: datetime) -> bool:
+    """PROCEDURE 5 (i): an assertion made before the deadline instant is within the period.
+
+    Compared as instants: "2026-03-23T23:30+09:00" is before "2026-03-23T16:00Z" + 1 s,
+    whatever their spellings say.
+    """
+    return utc(at, "at") < utc(deadline, "deadline")
+
+
 def check_assertion(
     dist: Distribution, roster: Roster, member: str, position: str, at: datetime,
     opinion: str | None = None, closure: Closure | None = None,
@@ -244,7 +253,7 @@ def _apply_assertion(st: _State, a: Assertion, dist: Distribution, roster: Roste
     seats = a.seats if a.seats is not None else roster.seats_spoken_for(a.member, a.at)
     for seat in seats:
         st.seats[seat] = a.position
-    within = a.at < dist.deadline
+    within = within_period(dist.deadline, a.at)
     day = period_day(a.at, dist.distributed_at, tz)
     notes = [f"day {day}", "within the period" if within else "after the period"]
     if seats:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlmodel import select
 
-from jcbot.core.decision import Verdict, check_assertion
+from jcbot.core.decision import Verdict, check_assertion, within_period
 from jcbot.services import notices
 from jcbot.services.context import ServiceContext, ServiceError
 from jcbot.services.evaluation import cochair_recipients, gather, recipient, settle, verdict_of
@@ -89,7 +89,9 @@ def record_assertion(
         facts = gather(tx.session, c, p, v, facts.roster)
         verdict = verdict_of(facts, tx.now)
         extra = {"assertion": {"position": position, "opinion": opinion, "at": when.isoformat(), "member": member,
-                               "member_name": m.name, "channel": channel, "ignored": ignored}}
+                               "member_name": m.name, "channel": channel, "ignored": ignored,
+                               # The core's judgement, shown as is by every channel (never recomputed there).
+                               "within_period": within_period(facts.distribution.deadline, when)}}
         me = recipient(m)
         tx.notify(notices.proposal_notice("confirmation", facts, me, extra, key_suffix=str(row.id),
                                           channels=(("slack",) if channel == "slack" else ("email",))))

@@ -172,8 +172,7 @@ class EmailRenderer:
             if proposal and committee else []
         tag = f"[JC-{committee['code']}]" if committee and committee.get("code") else "[jcbot]"
         said = data.get("assertion") or {}
-        in_period = bool(said.get("at") and proposal and proposal.get("deadline")) and \
-            datetime.fromisoformat(said["at"]) < datetime.fromisoformat(proposal["deadline"])
+        in_period = bool(said.get("within_period"))  # the core's judgement, carried by the notice
         actions = self._action_links(notice) if notice.kind == "escalation" else []
         return {**data, "kind": notice.kind, "data": data, "recipient": r, "committee": committee, "actions": actions,
                 "proposal": proposal, "zone": zone, "deadline": deadline, "answer_to": answer_to, "tag": tag,

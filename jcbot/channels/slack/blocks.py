@@ -149,7 +149,7 @@ def escalation(data: dict) -> list[dict]:
     """A negative sent at once to a co-chair or alternate, with the co-chairs' four answers."""
     p, a = data["proposal"], data["assertion"]
     ref, v = p["ref"], p["version"]
-    within = p["deadline"] is None or a["at"] < p["deadline"]
+    within = a["within_period"]  # the core's judgement, carried by the notice
 
     def sure(title: str, text: str) -> dict:
         return {"title": {"type": "plain_text", "text": title}, "text": {"type": "mrkdwn", "text": text},

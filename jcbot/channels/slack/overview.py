@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from jcbot.core.decision import within_period
 from jcbot.channels.slack.blocks import context, esc, header, items_text, position_blocks, section, when
 from jcbot.services.queries import ProposalView
 from jcbot.services.slack_identity import Identity
@@ -47,7 +48,7 @@ def negatives(view: ProposalView) -> list[str]:
         if a.position != "negative":
             continue
         notes = []
-        if view.version.deadline and a.at >= view.version.deadline:
+        if view.version.deadline and not within_period(view.version.deadline, a.at):
             notes.append("after the period")
         if current.get(a.member) == "affirmative":
             notes.append("since affirmed")

@@ -33,7 +33,8 @@ PROPOSAL = {"id": 7, "ref": "MN-P-2026-007", "version": 2, "version_id": 12, "ti
 SATO = Recipient("sato", "Hanako Sato", 3, "sato@example.org", None, "America/New_York")
 EXTRA = {
     "assertion": {"position": "negative", "opinion": "Too high <b>really</b>", "at": "2026-03-05T01:00:00+00:00",
-                  "member": "sato", "member_name": "Hanako Sato", "channel": "email", "ignored": False},
+                  "member": "sato", "member_name": "Hanako Sato", "channel": "email", "ignored": False,
+                  "within_period": True},
     "decision": {"number": "MN-2026-004", "basis": "unanimous", "adopted_at": "2026-03-06T00:00:00+00:00",
                  "title": "Solar <PV> & grid", "items": PROPOSAL["items"]},
     "note": "See the meeting.", "reason": "the first line is unclear", "show_forms": True, "answerable": True,
