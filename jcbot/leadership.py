@@ -88,6 +88,7 @@ class AdvisoryLeadership(Leadership):
         self.retry_s = retry_s
         self.timeout_s = timeout_s
         self._conn: Connection | None = None
+        self._failing = False  # one warning per outage, not one per try
         self.leader = False
 
     async def run(self, on_change: OnChange, stop: asyncio.Event) -> None:
@@ -112,9 +113,13 @@ class AdvisoryLeadership(Leadership):
     async def _call(self, fn: Callable[[], bool]) -> bool:
         """Run a blocking step with a time limit; a step that fails or hangs means no lock."""
         try:
-            return await asyncio.wait_for(asyncio.to_thread(fn), self.timeout_s)
+            held = await asyncio.wait_for(asyncio.to_thread(fn), self.timeout_s)
+            self._failing = False
+            return held
         except Exception as exc:  # connection refused, reset, timed out...
-            log.warning("event=leadership.check outcome=error error=%r", str(exc) or type(exc).__name__)
+            log.log(logging.DEBUG if self._failing else logging.WARNING, "event=leadership.check outcome=error error=%r",
+                    str(exc).strip() or type(exc).__name__)
+            self._failing = True
             # Dropped, not closed politely: a close could hang on the same dead socket.
             conn, self._conn = self._conn, None
             if conn is not None:

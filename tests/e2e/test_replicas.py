@@ -109,8 +109,9 @@ def test_exactly_one_replica_leads_and_another_takes_over(tmp_path, postgres_ser
         end = time.monotonic() + 3
         while time.monotonic() < end:
             assert _holders(dsn) == [first.proc.pid]
+            assert [_role(s) for s in replicas].count("leader") == 1 and _role(first) == "leader"
             time.sleep(0.2)
-        assert [len(_log_lines(s, "leadership.gained")) for s in replicas].count(1) == 1
+        assert [len(_log_lines(s, "leadership.gained")) for s in replicas] == [int(s is first) for s in replicas]
 
         # kill -9: PostgreSQL frees the lock with the connection; a follower takes it within seconds.
         t = time.monotonic()
