@@ -78,6 +78,12 @@ class Verdict:
     def final(self) -> bool:
         return self.status in ("adopted", "lapsed", "withdrawn", "superseded", "referred")
 
+    @property
+    def tally(self) -> dict[str, int]:
+        """How many members' current positions are affirmative and negative."""
+        values = list(self.positions.values())
+        return {"affirmative": values.count("affirmative"), "negative": values.count("negative")}
+
 
 def distribute(roster: Roster, at: datetime) -> Distribution:
     """Open a version at `at`: refused while a seat is vacant; fixes electorate and deadline."""
@@ -121,6 +127,42 @@ def check_assertion(
         raise AssertionRefused(f"{member} is no longer an active member of the JC, so cannot assert")
     if position == "negative" and not (opinion or "").strip():
         raise AssertionRefused(f"{member}: a negative assertion must carry the member's opinion")
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The core's answer to "may this assertion be recorded now?", when it may."""
+
+    ignored: bool    # recorded, but the outcome was already settled when it was made (PROCEDURE 6)
+    escalate: bool   # goes at once to both co-chairs (PROCEDURE 7: every negative)
+    within_period: bool
+
+
+def admit(
+    dist: Distribution, roster: Roster, assertions: list[Assertion] | tuple[Assertion, ...],
+    member: str, position: str, at: datetime, now: datetime,
+    opinion: str | None = None, closure: Closure | None = None,
+) -> Admission:
+    """Whether `member`'s assertion made at `at` may be recorded at `now`; AssertionRefused if not.
+
+    On top of `check_assertion`: a version the co-chairs closed takes no assertion, and an
+    outcome settled by `now` is final (PROCEDURE 6) - an assertion dated before the
+    settlement (a letter, a reply queued by the mail system) cannot be added after it.
+    """
+    at, now = utc(at, "at"), utc(now, "now")
+    if at > now:
+        raise AssertionRefused(f"{member}: an assertion cannot be recorded in the future ({at.isoformat()})")
+    if closure is not None:
+        raise AssertionRefused(f"{member}: the proposal was {closure.status} at {closure.at.isoformat()}; "
+                               "nothing was recorded")
+    current = evaluate(dist, roster, assertions, now, closure)
+    settled_at = current.adopted_at or current.lapsed_at
+    if settled_at is not None and at < settled_at:
+        raise AssertionRefused(f"{member}: the proposal was {current.status} at {settled_at.isoformat()}; an assertion "
+                               "dated before that cannot be added now (tell the co-chairs)")
+    check_assertion(dist, roster, member, position, at, opinion, closure)
+    ignored = evaluate(dist, roster, assertions, at, closure).final
+    return Admission(ignored=ignored, escalate=position == "negative", within_period=within_period(dist.deadline, at))
 
 
 @dataclass

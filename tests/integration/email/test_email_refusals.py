@@ -102,7 +102,7 @@ def test_withdrawn_proposal_is_answered_with_its_state(jc, listener):
     proposals.withdraw(jc.ctx, jc.ref, "test", by="bold")
     send(listener, jc, "gmail_yes.eml")
     assert jc.assertions() == []
-    assert f"{jc.ref} was withdrawn" in refusal_for(jc, SATO)
+    assert f"{jc.ref} version 1 is withdrawn; nothing was recorded" in refusal_for(jc, SATO)
 
 
 def test_member_who_left_is_refused(jc, listener):

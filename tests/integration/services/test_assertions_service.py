@@ -117,7 +117,8 @@ def test_a_letter_recorded_by_the_secretariat(ctx, engine, ref):
     ({"channel": "letter", "note": "n", "at": T0 - timedelta(seconds=1)}, "is before the distribution"),
 ])
 def test_letters_need_a_note_and_a_plausible_date(ctx, ref, kw, match):
-    exc = AssertionRefused if "before the distribution" in match else ServiceError
+    # The date is the core's to judge (PROCEDURE 3, 6); the form of the input the service's.
+    exc = AssertionRefused if "before the distribution" in match or "future" in match else ServiceError
     _refused(ctx, exc, match, ref, "tanaka", actor=SECRETARIAT, **kw)
 
 
@@ -192,7 +193,7 @@ def test_a_letter_dated_before_a_recorded_adoption_is_refused(ctx, engine, ref):
         tick(ctx.clock)
         _assert(ctx, ref, m)
     tick(ctx.clock, 60)
-    _refused(ctx, ServiceError, r"was adopted at .*an assertion dated before that cannot be added now",
+    _refused(ctx, AssertionRefused, r"was adopted at .*an assertion dated before that cannot be added now",
              ref, "suzuki", "negative", opinion="Sent by post on day 0.", channel="letter", at=T0 + timedelta(seconds=1),
              note="posted 3 March", actor=SECRETARIAT)
 
@@ -204,7 +205,7 @@ def test_a_letter_dated_before_an_unrecorded_adoption_is_refused_too(ctx, engine
     _assert(ctx, ref, "tanaka")
     _assert(ctx, ref, "bat")
     ctx.clock.set(MN_DEADLINE + timedelta(days=1))
-    _refused(ctx, ServiceError, r"was adopted at 2026-03-23T16:00:00\+00:00; an assertion dated before that",
+    _refused(ctx, AssertionRefused, r"was adopted at 2026-03-23T16:00:00\+00:00; an assertion dated before that",
              ref, "suzuki", "negative", opinion="Posted on day 19.", channel="letter",
              at=MN_DEADLINE - timedelta(days=1), note="posted 22 March", actor=SECRETARIAT)
     assert queries.sweep(ctx).changed == [(ref, "adopted")]

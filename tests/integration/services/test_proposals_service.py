@@ -192,7 +192,7 @@ def test_revise_supersedes_and_redistributes_with_a_new_electorate_and_deadline(
     assert len(rows(engine, AssertionRecord, AssertionRecord.version_id == old.id)) == 2
     # An assertion made on version 1 (a late reply to its email) is refused with its state.
     before = counts(engine)
-    with pytest.raises(ServiceError, match=f"{ref} version 1 was superseded; version 2 is open now"):
+    with pytest.raises(ServiceError, match=f"{ref} version 1 was superseded by version 2; version 2 is open now"):
         _assert(ctx, ref, "sato", version=1)
     assert counts(engine) == before
     assert _assert(ctx, ref, "kato", version=2).status == "open"
