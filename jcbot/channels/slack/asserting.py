@@ -12,11 +12,12 @@ from jcbot.channels.slack.commands import publish_home
 from jcbot.channels.slack.compose import proposal_link
 from jcbot.channels.slack.people import call, place_of, refused, tell, who
 from jcbot.core.errors import ProcedureError
-from jcbot.services.assertions import record_assertion
+from jcbot.services.intake import slack as slack_intake
+from jcbot.services.intake.rules import as_error
 from jcbot.services.context import ServiceContext, ServiceError
 from jcbot.services.queries import ProposalView, show
-from jcbot.services.roster import committee_rules
-from jcbot.services.slack_identity import assertion, committee_of, repeated_click
+from jcbot.services.roster_log import committee_rules
+from jcbot.services.slack_identity import committee_of
 
 REFUSALS = (ServiceError, ProcedureError)
 
@@ -90,26 +91,24 @@ class Asserting:
         if seat is None:
             return
         async with self._locks[user]:
-            done = None
-            if not await call(repeated_click, self.ctx, ref, seat.handle, position, opinion):
-                try:
-                    done = await call(record_assertion, self.ctx, ref, seat.handle, position, channel="slack",
-                                      evidence_key=evidence, actor=f"slack:{user}", opinion=opinion, version=version)
-                except REFUSALS as refusal:
-                    await tell(client, user, place, refused(refusal))
-                    return
+            out = await call(slack_intake.click, self.ctx, user, seat.handle, ref, version, position, opinion, evidence)
+        if out.outcome == "refused":
+            assert out.stop is not None
+            await tell(client, user, place, refused(as_error(out.stop)))
+            return
+        done = out.recorded
         if done is None or done.duplicate:  # a double click or a Slack retry: recorded once, said once
             await tell(client, user, place, f"Already recorded: your position on {ref} is {position}.")
             return
         if place.get("type") != "message":
             await publish_home(self.ctx, client, user)
             return
-        row = await call(assertion, self.ctx, done.assertion_id)
-        tz = seat.timezone or (await call(show, self.ctx, ref)).committee.timezone
+        assert out.case is not None and out.case.committee is not None
+        at, tz = out.case.when, seat.timezone or out.case.committee.timezone
         if shown is None:  # from the modal: the message's blocks are not in the payload; draw them again
             shown = blocks.distribution(proposal_data(await call(show, self.ctx, ref), tz),
                                         proposal_link(self.ctx.settings, ref))
-        updated = blocks.with_position(shown, ref, version, position, blocks.when(row.at, tz), opinion,
+        updated = blocks.with_position(shown, ref, version, position, blocks.when(at, tz), opinion,
                                        open_=done.status in blocks.OPEN and not done.ignored)
         await client.chat_update(channel=place["channel"], ts=place["ts"], blocks=updated,
                                  text=f"{ref}: your position is {position}")

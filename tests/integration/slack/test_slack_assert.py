@@ -166,15 +166,15 @@ async def test_object_on_a_withdrawn_proposal_opens_no_modal(ctx, ref, fake_slac
 async def test_the_click_is_acknowledged_before_the_work_is_done(ctx, ref, fake_slack, slack_http, monkeypatch):
     import threading
 
-    from jcbot.channels.slack import asserting
+    from jcbot.services.intake import slack as slack_intake
 
-    release, real = threading.Event(), asserting.record_assertion
+    release, real = threading.Event(), slack_intake.click
 
     def slow(*args, **kwargs):
         assert release.wait(10), "never released"
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(asserting, "record_assertion", slow)
+    monkeypatch.setattr(slack_intake, "click", slow)
     started = time.monotonic()
     answer = await slack_http.interact(slack_http.click(SLACK["sato"], f"jc.affirm|{ref}|1"))
     assert answer.status_code == 200 and time.monotonic() - started < 3

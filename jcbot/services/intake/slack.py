@@ -1,0 +1,44 @@
+"""The intake of a Slack click (Affirm, or the Object pop-up's submission).
+
+Who clicked is known before: the listener maps the Slack user to their member handle
+(which may ask Slack's API for the user's email, so it happens outside any
+transaction). The rest is one chain in one transaction, as for an email reply.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import select
+
+from jcbot.services.context import ServiceContext
+from jcbot.services.intake import Case, Outcome, Rule, Stop, take
+from jcbot.services.intake import rules as common
+from jcbot.store.models import AssertionRecord
+
+# A double click sends two requests with different action ids, seconds apart.
+REPEAT_WINDOW = timedelta(seconds=10)
+
+
+def _repeated(case: Case) -> Stop | None:
+    assert case.version is not None
+    last = case.tx.session.exec(select(AssertionRecord).where(
+        AssertionRecord.version_id == case.version.id, AssertionRecord.member == case.handle)
+        .order_by(AssertionRecord.at.desc(), AssertionRecord.id.desc())).first()  # type: ignore[attr-defined,union-attr]
+    if last is None or last.channel != "slack" or last.position != case.position:
+        return None
+    if (last.opinion or None) != case.opinion or case.tx.now - last.recorded_at > REPEAT_WINDOW:
+        return None
+    return Stop("duplicate", "the same click twice within seconds", assertion_id=last.id)
+
+
+REPEATED = Rule("repeated-click", "not the member's same Slack answer again within seconds (a double click)", _repeated)
+RULES = (common.PROPOSAL, common.VERSION, common.DISTRIBUTED, common.SEEN, common.MEMBER, REPEATED, common.CURRENT,
+         common.ADMISSION)
+
+
+def click(ctx: ServiceContext, user_id: str, handle: str, ref: str, version: int, position: str,
+          opinion: str | None, evidence_key: str) -> Outcome:
+    """Record member `handle`'s answer from Slack user `user_id` on `ref` version `version`, once."""
+    opinion = opinion.strip() if opinion and opinion.strip() else None
+    return take(ctx, f"slack:{user_id}", RULES, lambda tx: Case(tx, "slack", evidence_key, position, opinion,
+                                                                 ref=ref, version_no=version, handle=handle))
