@@ -38,7 +38,7 @@ def build_context(settings: Settings | None = None, clock: Clock | None = None, 
         os.environ.setdefault("JCBOT_STORAGE_DIR", str(settings.storage_dir))
     url = settings.database_url or f"sqlite:///{(Path(settings.storage_dir) / 'jcbot.sqlite').resolve()}"
     Path(settings.storage_dir).mkdir(parents=True, exist_ok=True)
-    engine = make_engine(url)
+    engine = make_engine(url, pool_size=settings.db_threads)
     if migrate:
         init_db(engine)
     return ServiceContext(engine=engine, clock=clock or SystemClock(), settings=settings, renderers=renderers(settings))

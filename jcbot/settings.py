@@ -53,6 +53,13 @@ def _positive(text: str) -> float:
     return value
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
 def _hosts(text: str) -> tuple[str, ...]:
     names = tuple(n.strip().lower() for n in text.split(",") if n.strip())
     for name in names:
@@ -64,6 +71,7 @@ def _hosts(text: str) -> tuple[str, ...]:
 SETTINGS: tuple[Setting, ...] = (
     Setting("JCBOT_STORAGE_DIR", "storage", "Runtime data: the SQLite file, mail written as files, the published site."),
     Setting("JCBOT_DATABASE_URL", None, "SQLAlchemy URL of the database; default a SQLite file in the storage folder. postgresql://... for PostgreSQL."),
+    Setting("JCBOT_DB_THREADS", "8", "Service calls the Slack, mail and web channels run at once (a thread pool), and the size of the database connection pool they use.", _count),
     Setting("JCBOT_RULES_DIR", None, "Folder where rules files are looked up by name; default the shipped rules/."),
     Setting("JCBOT_TEMPLATES_DIR", None, "Folder of Jinja2 templates; default the shipped templates/."),
     Setting("JCBOT_SECRET", None, "Secret for reply tokens, sign-in links and session cookies (required by serve outside development; at least 16 characters).", secret=True),

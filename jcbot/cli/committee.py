@@ -6,6 +6,7 @@ from sqlmodel import select
 
 from jcbot.cli.common import actor, context, load_rules, refusals, table
 from jcbot.services import roster as svc
+from jcbot.services.roster_log import committee_rules, load_roster
 from jcbot.store.models import Committee, Member
 
 committee_app = typer.Typer(help="Joint Committees: create, list, show.", no_args_is_help=True)
@@ -39,8 +40,8 @@ def committee_show(slug: str) -> None:
     """A committee: its rules, co-chairs, alternates and members."""
     with refusals(), context().tx("reader") as tx:
         c = svc.get_committee(tx.session, slug)
-        ro = svc.load_roster(tx.session, c)
-        rules = svc.committee_rules(c)
+        ro = load_roster(tx.session, c)
+        rules = committee_rules(c)
         typer.echo(f"{c.slug}: {c.name}\n  host country  {c.host_country}\n  timezone      {c.timezone}\n"
                    f"  period        {rules.electronic_decision.objection_period_days} calendar days "
                    f"({rules.electronic_decision.period_ends})\n  cap           "
@@ -90,7 +91,7 @@ def member_list(slug: str, all_: bool = typer.Option(False, "--all", help="Inclu
     """The members, with their seats and addresses."""
     with refusals(), context().tx("reader") as tx:
         c = svc.get_committee(tx.session, slug)
-        ro = svc.load_roster(tx.session, c)
+        ro = load_roster(tx.session, c)
         rows = []
         for m in tx.session.exec(select(Member).where(Member.committee_id == c.id).order_by(Member.government, Member.handle)):
             if m.left_at and not all_:

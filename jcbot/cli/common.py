@@ -87,7 +87,7 @@ def reset_context() -> None:
     """Forget the cached context (tests run many invocations in one process)."""
     global _CTX
     if _CTX is not None:
-        _CTX.engine.dispose()
+        _CTX.close()
     _CTX = None
 
 

@@ -112,7 +112,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
     waiter.cancel()
-    ctx.engine.dispose()
+    ctx.close()  # the service thread pool, then the database connections
     for t in done:
         if t is not waiter and t.exception() is not None:
             raise t.exception()  # type: ignore[misc]

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from jcbot.services.roster import committee_rules
+from jcbot.services.roster_log import committee_rules
 from jcbot.store.audit import AuditEvent
 from jcbot.store.db import iso_utc
 from jcbot.store.models import Committee, Decision, Meeting

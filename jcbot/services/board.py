@@ -17,7 +17,7 @@ from jcbot.core.duties import Duty, calendar_duties
 from jcbot.services.viewers import Access, Viewer
 from jcbot.services import queries
 from jcbot.services.context import ServiceContext
-from jcbot.services.roster import load_roster
+from jcbot.services.roster_log import load_roster
 from jcbot.store import outbox
 from jcbot.store.audit import AuditEvent
 from jcbot.store.models import Meeting, Member
@@ -97,9 +97,7 @@ def card(session: Session, view: queries.ProposalView, names: dict[str, str], zo
     """The co-chairs' card of one open proposal (times in `zone`)."""
     v, verdict = view.version, view.verdict
     assert verdict is not None
-    positions = list(verdict.positions.values())
-    tally = {"affirmative": positions.count("affirmative"), "negative": positions.count("negative"),
-             "awaiting": len(verdict.awaiting), "electorate": len(v.electorate or ())}
+    tally = {**verdict.tally, "awaiting": len(verdict.awaiting), "electorate": len(v.electorate or ())}
     seats = [(s, names.get(view.seat_holders.get(s) or "", view.seat_holders.get(s) or "vacant"), p)
              for s, p in verdict.seat_positions.items()]
     negatives = [Negative(names.get(a.member, a.member), when(a.at, zone), a.opinion, a.channel)

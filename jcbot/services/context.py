@@ -6,11 +6,15 @@ all committed together or not at all.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from functools import partial
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -18,7 +22,12 @@ from sqlmodel import Session
 from jcbot.clock import Clock
 from jcbot.settings import Settings
 from jcbot.store import audit, outbox
+from jcbot.services.roster_log import SESSION_KEY as ROSTERS
+from jcbot.services.roster_log import RosterCache
 from jcbot.store.db import read_scope, session_scope
+
+T = TypeVar("T")
+DEFAULT_DB_THREADS = 8
 
 
 class ServiceError(ValueError):
@@ -80,6 +89,10 @@ class ServiceContext:
     clock: Clock
     settings: Settings
     renderers: list[Renderer] = field(default_factory=list)
+    # Replayed rosters, shared by every unit of work of this context (see roster_log).
+    rosters: RosterCache = field(default_factory=RosterCache, repr=False)
+    _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+    _pool_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @contextmanager
     def tx(self, actor: str) -> Iterator[Tx]:
@@ -88,16 +101,51 @@ class ServiceContext:
         On SQLite the transaction begins with BEGIN IMMEDIATE (the write lock), so the
         instant is read after every earlier writer committed; on PostgreSQL the service
         calls `Tx.after_lock` once it holds the row lock that guards what it changes.
+        For changes only: a read opens `read`, which never takes the write lock.
         """
+        replayed: list = []
         with session_scope(self.engine) as session:
+            session.info[ROSTERS] = (self.rosters, replayed)
             session.connection()  # begin now: the clock is read after the lock, never before
             yield Tx(session, self.clock.now(), actor, self)
+        # Committed: rosters replayed here (perhaps with this transaction's own change) are now facts.
+        self.rosters.put_all(replayed)
 
     @contextmanager
     def read(self, actor: str = "reader") -> Iterator[Tx]:
         """A read-only unit of work (views, pages): never waits for writers, never writes."""
         with read_scope(self.engine) as session:
+            session.info[ROSTERS] = (self.rosters, None)
             yield Tx(session, self.clock.now(), actor, self, read_only=True)
+
+    @property
+    def db_threads(self) -> int:
+        """How many service calls run at once (JCBOT_DB_THREADS): the size of `run`'s pool."""
+        return int(getattr(self.settings, "db_threads", None) or DEFAULT_DB_THREADS)
+
+    def executor(self) -> ThreadPoolExecutor:
+        """The bounded thread pool that runs (synchronous, database) service calls for the async channels."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.db_threads, thread_name_prefix="jcbot-db")
+            return self._pool
+
+    async def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run a service call off the event loop, in the context's pool (at most db_threads at once).
+
+        Bounded to the engine's pool, so a burst of clicks queues here instead of holding
+        threads that wait for a database connection (the default executor would not).
+        """
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor(), partial(fn, *args, **kwargs))
+
+    def close(self) -> None:
+        """Stop the thread pool (waiting for running calls) and close the database connections."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        self.engine.dispose()
 
 
 @dataclass

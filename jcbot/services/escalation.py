@@ -10,7 +10,7 @@ from jcbot.core.cochairs import acting_for_cochairs
 from jcbot.services.context import ServiceContext, ServiceError
 from jcbot.services.evaluation import OPEN_STATUSES, gather, settle, verdict_of
 from jcbot.services.proposals import lock_proposal
-from jcbot.services.roster import load_roster
+from jcbot.services.roster_log import load_roster
 
 
 def leave_open(ctx: ServiceContext, ref: str, actor: str, by: str, note: str | None = None) -> str:

@@ -17,7 +17,7 @@ from jcbot.core.roster import Roster
 from jcbot.services import notices
 from jcbot.services.context import Tx
 from jcbot.services.numbering import decision_number, item_reference
-from jcbot.services.roster import load_roster
+from jcbot.services.roster_log import load_roster
 from jcbot.store.models import AssertionRecord, Committee, Decision, Member, Proposal, ProposalItem, ProposalVersion
 
 OPEN_STATUSES = ("open", "objected")
@@ -114,9 +114,7 @@ def _record_decision(tx: Tx, facts: Facts, verdict: Verdict) -> Decision:
             tx.session.add(item)
     tally = None
     if facts.roster.rules.publication.publish_tally:
-        pos = list(verdict.positions.values())
-        tally = {"affirmative": pos.count("affirmative"), "negative": pos.count("negative"),
-                 "electorate": len(facts.distribution.electorate)}
+        tally = {**verdict.tally, "electorate": len(facts.distribution.electorate)}
     decision = Decision(
         committee_id=facts.committee.id, number=decision_number(tx.session, facts.committee, verdict.adopted_at),
         title=facts.version.title, text=facts.version.text, basis=verdict.basis, adopted_at=verdict.adopted_at,

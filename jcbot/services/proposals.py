@@ -12,7 +12,8 @@ from jcbot.services import notices
 from jcbot.services.context import ServiceContext, ServiceError, Tx
 from jcbot.services.evaluation import OPEN_STATUSES, Facts, gather, members_by_handle, recipient, settle, verdict_of
 from jcbot.services.numbering import ITEM_KINDS, proposal_ref
-from jcbot.services.roster import get_committee, load_roster
+from jcbot.services.roster import get_committee
+from jcbot.services.roster_log import load_roster
 from jcbot.store.models import Committee, Proposal, ProposalItem, ProposalVersion
 
 

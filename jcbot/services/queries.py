@@ -10,7 +10,8 @@ from jcbot.core.decision import Verdict
 from jcbot.services.context import ServiceContext
 from jcbot.services.evaluation import OPEN_STATUSES, Facts, facts_of, gather, settle, verdict_of
 from jcbot.services.proposals import get_proposal
-from jcbot.services.roster import get_committee, load_roster
+from jcbot.services.roster import get_committee
+from jcbot.services.roster_log import load_roster
 from jcbot.core.roster import Roster
 from jcbot.store.models import AssertionRecord, Committee, Proposal, ProposalVersion, RosterChange
 

@@ -14,7 +14,7 @@ from jcbot.core.roster import Roster
 from jcbot.services import notices
 from jcbot.services.context import Notice, Recipient, ServiceContext, Tx
 from jcbot.services.evaluation import OPEN_STATUSES, cochair_recipients, gather, members_by_handle, recipient, verdict_of
-from jcbot.services.roster import committee_rules, load_roster
+from jcbot.services.roster_log import committee_rules, load_roster
 from jcbot.store.models import Committee, Meeting, Proposal, ProposalVersion, Secretariat
 
 DIGEST_AT = time(8, 0)  # local time of the committee

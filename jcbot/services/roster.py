@@ -6,29 +6,19 @@ PROCEDURE.md forbids; only then is it stored (as a `RosterChange`) with its audi
 from __future__ import annotations
 
 import re
-from datetime import datetime
-from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session, select
 
 from jcbot.core.roster import Roster
-from jcbot.core.rules import Rules, rules_from_text
+from jcbot.core.rules import rules_from_text
 from jcbot.services.context import ServiceContext, ServiceError, Tx
+from jcbot.services.evaluation import settle_committee
+from jcbot.services.roster_log import apply_change, load_roster
 from jcbot.store.models import Committee, Member, Proposal, RosterChange, Secretariat
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _HANDLE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
-
-
-@lru_cache(maxsize=256)
-def _parse_rules(text: str, source: str) -> Rules:
-    return rules_from_text(text, source)
-
-
-def committee_rules(committee: Committee) -> Rules:
-    """The rules the committee was created with (its stored text, validated)."""
-    return _parse_rules(committee.rules_yaml, committee.rules_source)
 
 
 def get_committee(session: Session, slug: str) -> Committee:
@@ -48,36 +38,13 @@ def get_member(session: Session, committee: Committee, handle: str) -> Member:
     return found
 
 
-def load_roster(session: Session, committee: Committee) -> Roster:
-    """Replay the committee's stored roster changes through the core."""
-    roster = Roster(committee_rules(committee))
-    changes = session.exec(select(RosterChange).where(RosterChange.committee_id == committee.id).order_by(RosterChange.id))
-    for c in changes:
-        roster = _apply(roster, c.kind, c.member, c.government, c.other, c.at)
-    return roster
-
-
-def _apply(roster: Roster, kind: str, member: str, government: str | None, other: str | None, at: datetime) -> Roster:
-    if kind == "add_member":
-        return roster.add_member(member, government, at)  # type: ignore[arg-type]
-    if kind == "remove_member":
-        return roster.remove_member(member, at)
-    if kind == "elect_cochair":
-        return roster.elect_cochair(government, member, at)  # type: ignore[arg-type]
-    if kind == "designate_alternate":
-        return roster.designate_alternate(member, other or "", at)
-    if kind == "revoke_alternate":
-        return roster.revoke_alternate(member, at)
-    raise ValueError(f"unknown roster change {kind!r}")
-
-
 def _change(tx: Tx, committee: Committee, kind: str, member: str, government: str | None = None, other: str | None = None) -> Roster:
     """Check a change with the core, store it and audit it; returns the new roster."""
     # Lock the committee before reading its roster (PostgreSQL; SQLite's BEGIN IMMEDIATE
     # already serialises writers): two designations at once must not both pass the cap.
     tx.session.exec(select(Committee.id).where(Committee.id == committee.id).with_for_update()).one()
     tx.after_lock()
-    roster = _apply(load_roster(tx.session, committee), kind, member, government, other, tx.now)
+    roster = apply_change(load_roster(tx.session, committee), kind, member, government, other, tx.now)
     tx.session.add(RosterChange(committee_id=committee.id, at=tx.now, kind=kind, member=member,
                                 government=government, other=other))
     data = {"member": member, "government": government, "other": other}
@@ -175,8 +142,6 @@ def remove_member(ctx: ServiceContext, slug: str, handle: str, actor: str) -> Me
         tx.session.add(m)
         tx.session.flush()
         # A departure can complete unanimity (PROCEDURE 5 (ii)): settle open proposals now.
-        from jcbot.services.evaluation import settle_committee  # evaluation builds on this module
-
         settle_committee(tx, c)
         return m
 

@@ -14,7 +14,8 @@ from sqlmodel import select
 
 from jcbot.services.context import ServiceContext, ServiceError
 from jcbot.services.proposals import get_proposal
-from jcbot.services.roster import load_roster, update_member
+from jcbot.services.roster import update_member
+from jcbot.services.roster_log import load_roster
 from jcbot.store.models import AssertionRecord, Committee, Decision, Member, Secretariat
 
 

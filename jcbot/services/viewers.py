@@ -12,7 +12,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from jcbot.services.context import Recipient
-from jcbot.services.roster import load_roster
+from jcbot.services.roster_log import load_roster
 from jcbot.store.models import Committee, Member, Secretariat
 
 FULL_ROLES = ("secretariat", "cochair")

@@ -53,15 +53,22 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
-    """An engine for `url` (default: database_url()) with jcbot's connection settings."""
+def make_engine(url: str | None = None, pool_size: int | None = None, **kwargs: Any) -> Engine:
+    """An engine for `url` (default: database_url()) with jcbot's connection settings.
+
+    `pool_size`: connections kept open, one per thread of the service context's pool
+    (JCBOT_DB_THREADS), so a service call never waits for a connection.
+    """
     sa_url = make_url(normalize_url(url or database_url()))
+    if pool_size is not None:
+        kwargs.setdefault("pool_size", pool_size)
     if sa_url.get_backend_name() != "sqlite":
         return create_engine(sa_url, pool_pre_ping=True, **kwargs)
     memory = sa_url.database in (None, "", ":memory:")
     if memory:
         # One shared connection, or each checkout would see its own empty database.
         kwargs.setdefault("poolclass", StaticPool)
+        kwargs.pop("pool_size", None)
     else:
         Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(

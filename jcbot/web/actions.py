@@ -6,8 +6,6 @@ proposal that is no longer open, so a link works once.
 """
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -40,7 +38,7 @@ def router(ctx: ServiceContext) -> APIRouter:
     async def confirm(token: str) -> HTMLResponse:
         try:
             claim = read_action_token(_secret(ctx), token)
-            view = await asyncio.to_thread(queries.show, ctx, claim.ref)
+            view = await ctx.run(queries.show, ctx, claim.ref)
         except (ActionLinkError, ServiceError) as exc:
             return page(400, error=str(exc))
         verdict = view.verdict
@@ -52,7 +50,7 @@ def router(ctx: ServiceContext) -> APIRouter:
     async def act(token: str, request: Request, note: str = Form("")) -> HTMLResponse:
         try:
             claim = read_action_token(_secret(ctx), token)
-            await asyncio.to_thread(_perform, ctx, claim, note.strip() or None)
+            await ctx.run(_perform, ctx, claim, note.strip() or None)
         except (ActionLinkError, ServiceError, ProcedureError) as exc:
             return page(409 if not isinstance(exc, ActionLinkError) else 400, error=str(exc))
         return page(done=f"Done: {ACTIONS[claim.action].lower()} ({claim.ref}). Members are told.",

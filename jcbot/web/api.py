@@ -18,6 +18,7 @@ from jcbot.publish import record
 from jcbot.core.decision import Verdict
 from jcbot.services import apikeys, queries
 from jcbot.services.evaluation import OPEN_STATUSES
+from jcbot.services.roster_log import committee_rules
 from jcbot.services.context import ServiceContext
 from jcbot.store.models import Committee, Decision, Proposal, ProposalItem, ProposalVersion
 
@@ -77,8 +78,6 @@ class DecisionOut(BaseModel):
 
 
 def _committee_out(c: Committee) -> CommitteeOut:
-    from jcbot.services.roster import committee_rules
-
     return CommitteeOut(slug=c.slug, name=c.name, host_country=c.host_country, code=c.code, timezone=c.timezone,
                         objection_period_days=committee_rules(c).electronic_decision.objection_period_days)
 

@@ -8,6 +8,7 @@ import tempfile
 from email.utils import parseaddr
 from pathlib import Path
 
+from jcbot.channels.email.headers import with_date
 from jcbot.services.dispatcher import PermanentFailure
 from jcbot.store.db import storage_dir
 from jcbot.store.outbox import Outgoing
@@ -36,8 +37,6 @@ class FileMailSender:
             raise PermanentFailure(
                 f"outbox message {message.id} is not an email with a 'message' text payload"
             )
-        from jcbot.channels.email.smtp import with_date  # smtp imports this module's sibling senders
-
         # A Date header at hand-over, as an SMTP sender adds it, so mail clients sort the files.
         await asyncio.to_thread(self._write, self.path_for(message), with_date(text))
 

@@ -3,12 +3,15 @@
 The email package's modern policy parses a header when it is read, and some
 malformed values make that parser raise (IndexError, AttributeError) instead of
 recording a defect. Intake must read such a message, not crash on it, so every
-header read in this package goes through `header_values`.
+header read in this package goes through `header_values`. The one header jcbot adds
+at hand-over (Date) is here too, shared by the SMTP and the file senders.
 """
 from __future__ import annotations
 
+import re
 from email.header import decode_header, make_header
 from email.message import Message
+from email.utils import formatdate
 
 
 def _decoded(raw: str) -> str:
@@ -31,3 +34,19 @@ def header_value(msg: Message, name: str) -> str | None:
     """Return the first value of a header, stripped, or None when absent or blank."""
     values = header_values(msg, name)
     return (values[0].strip() or None) if values else None
+
+
+_HEADER_END = re.compile(r"\r?\n\r?\n")
+_DATE = re.compile(r"^date:", re.IGNORECASE | re.MULTILINE)
+
+
+def with_date(text: str) -> str:
+    """The message with a Date header (the sending instant) when it has none."""
+    # Notices are rendered inside the transaction that causes them, where no clock is
+    # read for headers; the Date is the moment the message actually leaves.
+    end = _HEADER_END.search(text)
+    head = text[: end.start()] if end else text
+    if _DATE.search(head):
+        return text
+    newline = "\r\n" if "\r\n" in head else "\n"
+    return f"Date: {formatdate(usegmt=True)}{newline}{text}"

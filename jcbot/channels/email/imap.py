@@ -132,8 +132,8 @@ async def poll_once(ctx: ServiceContext) -> int:
             try:
                 # The instant the server received the reply is when the member answered, not
                 # when this poll ran: a reply at 23:59 on day N counts within the period.
-                result = await asyncio.to_thread(handle_message, ctx, raw, via="imap", received_at=received,
-                                                 dated_by="INTERNALDATE")
+                result = await ctx.run(handle_message, ctx, raw, via="imap", received_at=received,
+                                       dated_by="INTERNALDATE")
             except Exception:
                 log.exception("email via imap: message UID %s left in %s for the next poll", uid, s.inbound_imap_folder)
                 continue

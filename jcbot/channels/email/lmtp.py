@@ -1,14 +1,13 @@
 """jcbot's own mail listener: the organisation's MTA hands replies over LMTP (or SMTP).
 
-Thin: each message goes to `inbound.handle_message` in a worker thread (services are
-synchronous) and is answered 250 once handled, recorded or refused. An internal error
+Thin: each message goes to `inbound.handle_message` in the service context's pool of
+database threads (services are synchronous) and is answered 250 once handled, recorded or refused. An internal error
 answers 451 so the MTA keeps the message and tries again: a reply is never lost. A reply
 is dated by the Received header of a trusted MTA (JCBOT_TRUSTED_RECEIVED_BY) when there
 is one: the MTA may have queued it while jcbot was down.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from email.parser import BytesHeaderParser
 from email.policy import default
@@ -41,7 +40,7 @@ class ReplyHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         try:
-            result = await asyncio.to_thread(self._handle, raw)
+            result = await self.ctx.run(self._handle, raw)
         except Exception:
             log.exception("email via %s: cannot handle a message from %s now", self.protocol, envelope.mail_from)
             status = TEMPORARY

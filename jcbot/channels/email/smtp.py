@@ -7,30 +7,14 @@ and never drops it; a permanent refusal (5xx) is recorded with the server's repl
 from __future__ import annotations
 
 import asyncio
-import re
-from email.utils import formatdate
 
 import aiosmtplib
 
 from jcbot.channels.email.files import FileMailSender
+from jcbot.channels.email.headers import with_date
 from jcbot.services.dispatcher import PermanentFailure, Sender, TemporaryFailure
 from jcbot.settings import Settings
 from jcbot.store.outbox import Outgoing
-
-_HEADER_END = re.compile(r"\r?\n\r?\n")
-_DATE = re.compile(r"^date:", re.IGNORECASE | re.MULTILINE)
-
-
-def with_date(text: str) -> str:
-    """The message with a Date header (the sending instant) when it has none."""
-    # Notices are rendered inside the transaction that causes them, where no clock is
-    # read for headers; the Date is the moment the message actually leaves.
-    end = _HEADER_END.search(text)
-    head = text[: end.start()] if end else text
-    if _DATE.search(head):
-        return text
-    newline = "\r\n" if "\r\n" in head else "\n"
-    return f"Date: {formatdate(usegmt=True)}{newline}{text}"
 
 
 def _reply(code: int, message: str) -> str:

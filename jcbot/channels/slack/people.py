@@ -1,9 +1,7 @@
 """The glue every listener shares: who clicked, where to answer, and refusing politely."""
 from __future__ import annotations
 
-import asyncio
 import logging
-from functools import partial
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -14,9 +12,9 @@ from jcbot.services.slack_identity import Identity, identify
 log = logging.getLogger(__name__)
 
 
-async def call(fn, *args, **kwargs):
-    """Run a (synchronous, database) service call off the event loop."""
-    return await asyncio.to_thread(partial(fn, *args, **kwargs))
+async def call(fn, ctx: ServiceContext, *args, **kwargs):
+    """Run a (synchronous, database) service call `fn(ctx, ...)` off the event loop, in the context's pool."""
+    return await ctx.run(fn, ctx, *args, **kwargs)
 
 
 async def slack_email(client: AsyncWebClient, user_id: str) -> str | None:

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from jcbot.core.errors import RosterError, RulesError
-from jcbot.services import proposals, roster
+from jcbot.services import proposals, roster, roster_log
 from jcbot.services.assertions import record_assertion
 from jcbot.services.context import ServiceError
 from jcbot.store.db import session_scope
@@ -19,7 +19,7 @@ from .helpers import clock, ctx, engine  # noqa: F401 - fixtures
 
 def _roster(ctx, slug="japan-mongolia"):
     with session_scope(ctx.engine) as s:
-        return roster.load_roster(s, roster.get_committee(s, slug))
+        return roster_log.load_roster(s, roster.get_committee(s, slug))
 
 
 def _refused(ctx, exc_type, match, call, *args, **kwargs):
@@ -40,7 +40,7 @@ def test_committees_from_shipped_rules_live_side_by_side(ctx, engine):
     assert (jc.code, jc.timezone) == ("JC", "UTC")
     stored = {c.slug: c for c in rows(engine, Committee)}
     assert stored["japan-mongolia"].rules_yaml == mn_text  # kept verbatim
-    assert roster.committee_rules(stored["paper-2013"]).electronic_decision.objection_period_days == 20
+    assert roster_log.committee_rules(stored["paper-2013"]).electronic_decision.objection_period_days == 20
     # Each committee numbers its own proposals.
     for slug in ("japan-mongolia", "paper-2013"):
         roster.add_member(ctx, slug, "tanaka", "japan", SECRETARIAT)
