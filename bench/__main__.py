@@ -6,7 +6,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import assertions, deadline, failover, sweep
+from bench import assertions, deadline, failover, recovery, sweep
 from bench.databases import DATABASES, Unavailable, database
 
 
@@ -16,15 +16,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", type=int, default=500, help="assertions per database (default 500)")
     parser.add_argument("--db", action="append", choices=DATABASES, help="a database to run on (repeatable; default both)")
     parser.add_argument("--no-render", action="store_true", help="no channel renderers: no outbox rows are written")
-    parser.add_argument("--only", choices=("assertions", "sweep", "deadline", "failover"), action="append",
+    parser.add_argument("--only", choices=("assertions", "sweep", "deadline", "failover", "recovery"), action="append",
                         help="run only these benchmarks (repeatable; default all)")
     parser.add_argument("--sweep-rows", type=int, default=100_000, help="open proposals for the sweep benchmark")
     parser.add_argument("--open", type=int, default=1000, help="open proposals for the deadline benchmark")
     parser.add_argument("--rounds", type=int, default=3, help="leaders killed in the fail-over benchmark")
+    parser.add_argument("--queued", type=int, default=300, help="emails queued in the recovery benchmark")
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error("-n must be at least 1")
-    only = set(args.only or ("assertions", "sweep", "deadline", "failover"))
+    only = set(args.only or ("assertions", "sweep", "deadline", "failover", "recovery"))
     status = 0
     if "assertions" in only:
         status = _assertions(args)
@@ -34,7 +35,20 @@ def main(argv: list[str] | None = None) -> int:
         _deadline(args)
     if "failover" in only:
         _failover(args)
+    if "recovery" in only:
+        _recovery(args)
     return status
+
+
+def _recovery(args) -> None:
+    r = recovery.measure(args.queued)
+    print(f"\noutbox recovery after kill -9: jcbot serve (SQLite) with {r.messages} emails queued, killed halfway")
+    print(f"clean start -> all {r.messages} delivered, no kill: {r.clean_s:.2f} s "
+          f"(raw aiosmtplib, ten at a time: {r.raw_s:.2f} s)")
+    print(f"restart (same JCBOT_WORKER_ID) -> the {r.remaining} left delivered: {r.recovery_s:.2f} s; "
+          f"restart as another worker (lease lapse): {r.takeover_s:.2f} s; repeats {r.repeats}")
+    print(f"ratio recovery/clean = {r.recovery_s / r.clean_s:.2f}; recovery/raw = {r.recovery_s / r.raw_s:.1f} "
+          f"(most of a restart is the process starting)")
 
 
 def _failover(args) -> None:
