@@ -9,6 +9,7 @@ from datetime import time
 
 from sqlmodel import Session, func, select
 
+from jcbot.core.decision import within_period
 from jcbot.core.duties import calendar_duties, due_reminder, seats_missing_affirmation
 from jcbot.core.roster import Roster
 from jcbot.services import notices
@@ -48,7 +49,8 @@ def _due_reminders(tx: Tx) -> list[Notice]:
     for c, p, v in _open_versions(tx.session):
         roster = rosters.setdefault(c.id, load_roster(tx.session, c))  # type: ignore[arg-type]
         mark = due_reminder(v.deadline, roster.rules.reminders.days_before_deadline, tx.now)  # type: ignore[arg-type]
-        occasion = str(mark) if mark is not None else ("after" if tx.now >= v.deadline else None)  # type: ignore[operator]
+        period_over = not within_period(v.deadline, tx.now)  # type: ignore[arg-type]
+        occasion = str(mark) if mark is not None else ("after" if period_over else None)
         if occasion is None:
             continue
         facts = gather(tx.session, c, p, v, roster)
@@ -65,7 +67,7 @@ def _due_reminders(tx: Tx) -> list[Notice]:
             continue
         for seat in seats_missing_affirmation(verdict):
             for handle in filter(None, (roster.holder(seat, tx.now), roster.alternate(seat, tx.now))):
-                extra = {"seat": seat, "days_before": mark, "period_over": tx.now >= v.deadline}  # type: ignore[operator]
+                extra = {"seat": seat, "days_before": mark, "period_over": period_over}
                 out.append(notices.proposal_notice("seat_reminder", facts, recipient(by_handle[handle]), extra,
                                                    key_suffix=f"{seat}:{occasion}"))
     return out

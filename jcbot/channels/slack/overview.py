@@ -34,9 +34,9 @@ def days_left(view: ProposalView, now: datetime) -> str:
 def tally(view: ProposalView) -> str:
     """'2 affirmative · 1 negative · 3 awaited of 6'."""
     v = view.verdict
-    positions = list(v.positions.values()) if v else []
+    counted = v.tally if v else {"affirmative": 0, "negative": 0}
     electorate = len(view.version.electorate or ())
-    return (f"{positions.count('affirmative')} affirmative · {positions.count('negative')} negative · "
+    return (f"{counted['affirmative']} affirmative · {counted['negative']} negative · "
             f"{len(v.awaiting) if v else 0} awaited of {electorate}")
 
 
