@@ -3,21 +3,31 @@ from __future__ import annotations
 
 import json
 
-from jcbot.channels.slack.blocks import action_id, esc, section
+from jcbot.channels.slack.blocks import action_id, section
 
 
-def objection_modal(ref: str, version: int, title: str, meta: dict) -> dict:
-    """The modal that asks for the opinion a negative must carry."""
+def objection_modal(ref: str, version: int, meta: dict) -> dict:
+    """The modal that asks for the opinion a negative must carry.
+
+    Built from the button alone: Slack accepts the click's trigger for 3 seconds, so the
+    pop-up opens before any database work (who may object is checked, and said, after).
+    """
     return {
         "type": "modal", "callback_id": action_id("object", ref, version), "private_metadata": json.dumps(meta),
         "title": {"type": "plain_text", "text": "Object"[:24]}, "submit": {"type": "plain_text", "text": "Object"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [
-            section(f"You object to *{ref}* _{esc(title)}_. Your opinion goes at once to both co-chairs."),
+            section(f"You object to *{ref}* (version {version}). Your opinion goes at once to both co-chairs."),
             {"type": "input", "block_id": "opinion", "label": {"type": "plain_text", "text": "Your opinion"},
              "element": {"type": "plain_text_input", "action_id": "opinion", "multiline": True, "min_length": 1}},
         ],
     }
+
+
+def notice_modal(title: str, text: str) -> dict:
+    """A pop-up that only says something (a refusal shown where the objection was to be written)."""
+    return {"type": "modal", "title": {"type": "plain_text", "text": title[:24]},
+            "close": {"type": "plain_text", "text": "Close"}, "blocks": [section(text)]}
 
 
 def revise_modal(ref: str, version: int, title: str, text: str, meta: dict) -> dict:

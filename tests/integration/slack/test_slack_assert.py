@@ -153,14 +153,20 @@ async def test_an_assertion_on_a_superseded_version_is_refused(ctx, ref, fake_sl
     assert shown(ctx, ref).assertions == ()
 
 
-async def test_object_on_a_withdrawn_proposal_opens_no_modal(ctx, ref, fake_slack, slack_http):
+async def test_object_on_a_withdrawn_proposal_says_why_in_the_pop_up(ctx, ref, fake_slack, slack_http):
     from jcbot.services import proposals
 
     proposals.withdraw(ctx, ref, "test", by="bat")
     await slack_http.interact(slack_http.click(SLACK["sato"], f"jc.object|{ref}|1"))
+    why = f"{ref}: this message is about version 1, and it is withdrawn. Nothing was recorded."
     [refusal] = await fake_slack.wait_for_async("chat.postEphemeral")
-    assert refusal.body["text"] == f"{ref}: this message is about version 1, and it is withdrawn. Nothing was recorded."
-    assert not fake_slack.calls("views.open")
+    assert refusal.body["text"] == why
+    # The pop-up opened at once (Slack's trigger lasts 3 s), then says why instead of asking for an opinion.
+    [opened] = fake_slack.calls("views.open")
+    [updated] = fake_slack.calls("views.update")
+    assert updated.body["view_id"].startswith("V") and why in all_text(updated.body["view"]["blocks"])
+    assert not any(b.get("type") == "input" for b in updated.body["view"]["blocks"])
+    assert opened.body["view"]["callback_id"] == f"jc.object|{ref}|1"
 
 
 async def test_the_click_is_acknowledged_before_the_work_is_done(ctx, ref, fake_slack, slack_http, monkeypatch):
