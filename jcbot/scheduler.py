@@ -180,11 +180,14 @@ class Scheduler:
 
     async def poll(self) -> None:
         """One IMAP poll."""
-        try:
-            assert self.poll_inbox is not None
-            n = await self.poll_inbox()
-            if n:
-                log.info("event=imap.poll handled=%d", n)
-                await self.dispatch()
-        except Exception:
-            log.exception("event=imap.poll outcome=error")
+        if self._stopping:
+            return
+        async with self._job("imap.poll"):  # a stop waits for it too, then cancels it quietly
+            try:
+                assert self.poll_inbox is not None
+                n = await self.poll_inbox()
+                if n:
+                    log.info("event=imap.poll handled=%d", n)
+                    await self.dispatch()
+            except Exception:
+                log.exception("event=imap.poll outcome=error")
