@@ -234,3 +234,34 @@ async def test_a_slack_history_that_cannot_be_read_for_now_retries_later(engine,
     assert len(fake_slack.calls("chat.postMessage")) == 1
     assert len(fake_slack.calls("conversations.history")) == 2
     assert rows(engine)[message].status == "sent"
+
+
+# -- a stop whose grace runs out: the cut-short send keeps its mark, nothing stays claimed --
+
+async def test_a_stop_past_its_grace_cancels_quietly_and_gives_every_claim_back(tmp_path, caplog):
+    from jcbot.app import build_context
+    from jcbot.scheduler import Scheduler
+
+    settings = load_settings({"JCBOT_STORAGE_DIR": str(tmp_path), "JCBOT_SWEEP_INTERVAL": "3600",
+                              "JCBOT_DISPATCH_INTERVAL": "3600"}, dotenv=None)
+    ctx = build_context(settings, SystemClock())
+    try:
+        ids = [put(ctx.engine, f"m{i}", now=datetime.now(UTC)) for i in range(3)]
+        stuck = Recorder(delay=30)  # an SMTP server that never answers in time
+        dispatcher = Dispatcher(ctx.engine, {"email": stuck}, ctx.clock, worker="w", concurrency=1)
+        scheduler = Scheduler(ctx, dispatcher)
+        scheduler.start(lead=False)
+        await asyncio.wait_for(stuck.started.wait(), 10)
+        began = asyncio.get_running_loop().time()
+        await scheduler.shutdown(grace=0.5)
+        assert asyncio.get_running_loop().time() - began < 5
+        stored = rows(ctx.engine)
+        assert {(r.status, r.claimed_by) for r in stored.values()} == {("pending", None)}
+        in_flight = [i for i in ids if stored[i].in_flight_since is not None]
+        assert len(in_flight) == 1 and "may have arrived" in stored[in_flight[0]].last_error
+        assert [i for i in ids if stored[i].attempts == 0] == [i for i in ids if i not in in_flight]
+        assert "outcome=cancelled_at_stop" in caplog.text
+        assert not [r for r in caplog.records if r.exc_info]  # no traceback logged
+        assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    finally:
+        ctx.engine.dispose()
