@@ -97,6 +97,7 @@ class Dispatcher:
 
     @property
     def stopping(self) -> bool:
+        """Whether stop() was called."""
         return self._stopping
 
     def release(self) -> int:
