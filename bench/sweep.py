@@ -15,7 +15,8 @@ from pathlib import Path
 from sqlalchemy import text
 
 from jcbot.clock import ManualClock
-from jcbot.services import proposals, queries, roster
+from jcbot.services import proposals, roster
+from jcbot.services.sweep import sweep as run_sweep
 from jcbot.services.context import ServiceContext
 from jcbot.settings import load_settings
 from jcbot.store.db import init_db, make_engine, session_scope
@@ -79,7 +80,7 @@ def measure(kind: str, url: str, rows: int, storage: Path, full_sample: int = 50
     _clone(ctx, ref, full_sample - 1)
     ctx.clock.set(now + timedelta(days=1))  # type: ignore[attr-defined]
     t = time.perf_counter()
-    result = queries.sweep(ctx, full=True)
+    result = run_sweep(ctx, full=True)
     full = (time.perf_counter() - t) / result.examined
     _clone(ctx, ref, rows - full_sample)  # now `rows` open proposals, all within their period
     with ctx.engine.connect() as conn:
@@ -87,7 +88,7 @@ def measure(kind: str, url: str, rows: int, storage: Path, full_sample: int = 50
         counted = conn.execute(text(f"SELECT count(*) FROM proposal_version WHERE {OPEN}")).scalar_one()
         count_s = time.perf_counter() - t
     t = time.perf_counter()
-    swept = queries.sweep(ctx)
+    swept = run_sweep(ctx)
     sweep_s = time.perf_counter() - t
     assert counted >= rows and swept.changed == [], (counted, swept)
     ctx.engine.dispose()

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
-from jcbot.services import queries, reminders
+from jcbot.services import queries, reminders, sweep
 from jcbot.services.context import ServiceContext
 from jcbot.services.dispatcher import Dispatcher
 
@@ -127,7 +127,7 @@ class Scheduler:
             return
         async with self._job("tick"), self._tick_lock:
             try:
-                result = await asyncio.to_thread(queries.sweep, self.ctx, "scheduler", self._full_sweep_due())
+                result = await asyncio.to_thread(sweep.sweep, self.ctx, "scheduler", self._full_sweep_due())
                 for ref, status in result.changed:
                     log.info("event=proposal.%s proposal=%s outcome=recorded", status, ref)
                 if result.changed:

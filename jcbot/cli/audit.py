@@ -15,7 +15,7 @@ app = typer.Typer(help="The audit record: verify the hash chain, export it.", no
 @app.command("verify")
 def verify(published: Path = typer.Option(None, "--published", help="Also check a copy written by `jcbot publish` against the chain.")) -> None:
     """Recompute every hash; name the first broken event (exit 1) or print the head; --published DIR checks a copy too."""
-    with context().tx("reader") as tx:
+    with context().read() as tx:
         result = audit.verify(tx.session)
     if not result.ok:
         event_id, reason = result.first_broken  # type: ignore[misc]
@@ -34,7 +34,7 @@ def export(fmt: str = typer.Option("json", "--format", help="csv or json"),
     """Write every audit event as CSV or JSON."""
     if fmt not in ("csv", "json"):
         fail(f"--format {fmt!r}: expected csv or json")
-    with context().tx("reader") as tx:
+    with context().read() as tx:
         if out is None:
             count = audit.export(tx.session, fmt, sys.stdout)  # type: ignore[arg-type]
         else:

@@ -30,7 +30,7 @@ def committee_create(
 @committee_app.command("list")
 def committee_list() -> None:
     """Every committee in the database."""
-    with context().tx("reader") as tx:
+    with context().read() as tx:
         rows = [[c.slug, c.name, c.code, c.timezone, c.rules_source] for c in tx.session.exec(select(Committee).order_by(Committee.slug))]
     typer.echo(table(rows, ["id", "name", "code", "timezone", "rules"]))
 
@@ -38,7 +38,7 @@ def committee_list() -> None:
 @committee_app.command("show")
 def committee_show(slug: str) -> None:
     """A committee: its rules, co-chairs, alternates and members."""
-    with refusals(), context().tx("reader") as tx:
+    with refusals(), context().read() as tx:
         c = svc.get_committee(tx.session, slug)
         ro = load_roster(tx.session, c)
         rules = committee_rules(c)
@@ -89,7 +89,7 @@ def member_remove(slug: str, handle: str) -> None:
 @member_app.command("list")
 def member_list(slug: str, all_: bool = typer.Option(False, "--all", help="Include members who left.")) -> None:
     """The members, with their seats and addresses."""
-    with refusals(), context().tx("reader") as tx:
+    with refusals(), context().read() as tx:
         c = svc.get_committee(tx.session, slug)
         ro = load_roster(tx.session, c)
         rows = []

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from jcbot.cli.common import actor, context, fail, refusals, table
-from jcbot.services import assertions, proposals, queries
+from jcbot.services import assertions, proposals, queries, sweep
 from jcbot.services.numbering import ITEM_KINDS
 from jcbot.services.proposals import Item
 
@@ -195,7 +195,7 @@ def pending(slug: str = typer.Argument(None, help="One committee; default all.")
 def evaluate() -> None:
     """Evaluate every open proposal now and record adoptions at the instants the rules give."""
     with refusals():
-        result = queries.sweep(context(), actor(), full=True)
+        result = sweep.sweep(context(), actor(), full=True)
     typer.echo(f"examined {result.examined} open proposal(s)")
     for ref, status in result.changed:
         typer.echo(f"  {ref}: {status}")

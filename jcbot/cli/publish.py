@@ -41,7 +41,7 @@ def check_published(directory: Path) -> None:
 
     if not directory.is_dir():
         fail(f"{directory}: not a folder")
-    with context().tx("reader") as tx:
+    with context().read() as tx:
         report = check(tx.session, directory)
     if not report.ok:
         more = f" (and {len(report.problems) - 1} more)" if len(report.problems) > 1 else ""

@@ -48,7 +48,7 @@ def publish(ctx: ServiceContext, out: Path, base_url: str | None = None) -> Publ
     """Render every page of the public record into `out`; refused if the audit chain is broken."""
     links = render.Links(static=True, base_url=base_url or ctx.settings.public_url)
     files = decisions = 0
-    with ctx.tx("publisher") as tx:
+    with ctx.read("publisher") as tx:
         result = audit.verify(tx.session)
         if not result.ok:
             event_id, reason = result.first_broken  # type: ignore[misc]

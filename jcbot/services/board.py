@@ -117,7 +117,7 @@ def _duties(session: Session, access: Access, now: datetime) -> list[Duty]:
 def board(ctx: ServiceContext, who: Viewer) -> list[CommitteeBoard]:
     """The dashboard of `who`: one entry per committee they belong to."""
     views = queries.pending(ctx)
-    with ctx.tx("web:dashboard") as tx:
+    with ctx.read("web:dashboard") as tx:
         problems = outbox.problems(tx.session)
         out = []
         for access in who.access:
@@ -141,5 +141,5 @@ def unfiled_problems(ctx: ServiceContext, who: Viewer) -> list[outbox.OutboxMess
     """Outbox problems of no committee (sign-in links...), for the secretariat of every committee."""
     if not who.global_secretariat:
         return []
-    with ctx.tx("web:dashboard") as tx:
+    with ctx.read("web:dashboard") as tx:
         return [m for m in outbox.problems(tx.session) if m.committee_id is None]

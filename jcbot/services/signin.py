@@ -33,6 +33,9 @@ def valid_email(text: str) -> bool:
 def request_link(ctx: ServiceContext, email: str, actor: str = "web:signin") -> bool:
     """Send a sign-in link if `email` belongs to a member or the secretariat; True if one was enqueued."""
     email = normalize_email(email)
+    with ctx.read(actor) as rtx:
+        if not registered(rtx.session, email):
+            return False  # nobody's address: answered from a read, never the write lock
     with ctx.tx(actor) as tx:
         people = registered(tx.session, email)
         if not people:
@@ -62,13 +65,15 @@ def request_link(ctx: ServiceContext, email: str, actor: str = "web:signin") -> 
 
 def link_is_open(ctx: ServiceContext, token: str) -> bool:
     """Whether `token` is an unused, unexpired sign-in link (for the confirmation page)."""
-    with ctx.tx("web:signin") as tx:
+    with ctx.read("web:signin") as tx:
         row = tx.session.exec(select(SigninToken).where(SigninToken.token_hash == digest(token))).first()
         return row is not None and row.used_at is None and row.expires_at > tx.now
 
 
 def confirm_link(ctx: ServiceContext, token: str) -> tuple[str, str] | None:
     """Use the link once and open a session: (email, session id), or None if it is not valid."""
+    if not link_is_open(ctx, token):
+        return None  # unknown, used or expired: a read says so without taking the write lock
     with ctx.tx("web:signin") as tx:
         # One UPDATE guarded by used_at IS NULL: two clicks at once open one session.
         used = tx.session.execute(update(SigninToken).where(
@@ -87,7 +92,7 @@ def confirm_link(ctx: ServiceContext, token: str) -> tuple[str, str] | None:
 
 def session_email(ctx: ServiceContext, sid: str) -> str | None:
     """The email of a live session, or None."""
-    with ctx.tx("web:session") as tx:
+    with ctx.read("web:session") as tx:
         row = tx.session.exec(select(WebSession).where(WebSession.session_hash == digest(sid))).first()
         if row is None or row.revoked_at is not None or row.expires_at <= tx.now:
             return None

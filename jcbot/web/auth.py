@@ -93,7 +93,7 @@ class WebAuth:
         email = signin.session_email(self.ctx, sid) if sid else None
         if email is None:
             return None
-        with self.ctx.tx("web:session") as tx:
+        with self.ctx.read("web:session") as tx:
             return viewer(tx.session, email, tx.now)
 
     def start(self, response: Response, sid: str) -> None:

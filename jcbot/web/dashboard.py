@@ -65,7 +65,7 @@ def router(ctx: ServiceContext) -> APIRouter:
 
 
 def _committee_of(ctx: ServiceContext, ref: str) -> int:
-    with ctx.tx("web:dashboard") as tx:
+    with ctx.read("web:dashboard") as tx:
         c, _, _ = proposals.get_proposal(tx.session, ref)
         return c.id  # type: ignore[return-value]
 

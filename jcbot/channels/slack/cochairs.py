@@ -11,8 +11,7 @@ from jcbot.core.errors import ProcedureError
 from jcbot.services import proposals
 from jcbot.services.context import ServiceContext, ServiceError
 from jcbot.services.escalation import leave_open
-from jcbot.services.queries import show
-from jcbot.services.slack_identity import committee_of
+from jcbot.services.queries import committee_of, show
 
 REFUSALS = (ServiceError, ProcedureError)
 DONE = {"withdraw": "withdrawn", "refer": "referred to a meeting or a call", "leave_open": "left open"}

@@ -6,8 +6,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from jcbot.channels.slack import overview
 from jcbot.channels.slack.people import call, who
 from jcbot.services.context import ServiceContext, ServiceError
-from jcbot.services.queries import pending, show
-from jcbot.services.slack_identity import recent_decisions
+from jcbot.services.queries import pending, recent_decisions, show
 
 
 async def answer(ctx: ServiceContext, client: AsyncWebClient, user: str, text: str) -> tuple[str, list[dict]]:

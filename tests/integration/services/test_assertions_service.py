@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from jcbot.core.errors import AssertionRefused
-from jcbot.services import queries, roster
+from jcbot.services import queries, roster, sweep
 from jcbot.services.assertions import record_assertion
 from jcbot.services.context import ServiceError
 from jcbot.store.models import AssertionRecord, Decision, ProposalItem, ProposalVersion
@@ -208,7 +208,7 @@ def test_a_letter_dated_before_an_unrecorded_adoption_is_refused_too(ctx, engine
     _refused(ctx, AssertionRefused, r"was adopted at 2026-03-23T16:00:00\+00:00; an assertion dated before that",
              ref, "suzuki", "negative", opinion="Posted on day 19.", channel="letter",
              at=MN_DEADLINE - timedelta(days=1), note="posted 22 March", actor=SECRETARIAT)
-    assert queries.sweep(ctx).changed == [(ref, "adopted")]
+    assert sweep.sweep(ctx).changed == [(ref, "adopted")]
     assert rows(engine, ProposalVersion)[0].adopted_at == MN_DEADLINE
 
 

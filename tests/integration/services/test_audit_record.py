@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
-from jcbot.services import proposals, queries, roster
+from jcbot.services import proposals, roster, sweep
 from jcbot.services.assertions import record_assertion
 from jcbot.services.meetings import MeetingDecision, record_meeting
 from jcbot.store import audit
@@ -46,7 +46,7 @@ def _life(ctx) -> dict[str, str]:
     say(referred, "tsetseg", "negative", opinion="Still wrong.")
     proposals.refer(ctx, referred, SECRETARIAT)
     ctx.clock.set(MN_DEADLINE + timedelta(days=10))
-    assert queries.sweep(ctx).changed == [(no_objection, "adopted")]
+    assert sweep.sweep(ctx).changed == [(no_objection, "adopted")]
     record_meeting(ctx, "japan-mongolia", "3rd JC", ctx.clock.now().date(), "Tokyo",
                    [MeetingDecision("Adopt it", "By consensus.", ITEMS, referred)], SECRETARIAT)
     tick(ctx.clock)

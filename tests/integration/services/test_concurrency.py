@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from jcbot.core.errors import RosterError
-from jcbot.services import proposals, queries, roster
+from jcbot.services import proposals, roster, sweep
 from jcbot.services.assertions import record_assertion
 from jcbot.store.audit import _CHAIN_LOCK_KEY
 from jcbot.store.db import init_db, make_engine
@@ -73,7 +73,7 @@ def test_two_sweeps_at_once_adopt_once(ctx):
     for m in ("tanaka", "bat"):
         record_assertion(ctx, ref, m, "affirmative", channel="email", evidence_key=m, actor="email")
     ctx.clock.set(MN_DEADLINE + timedelta(days=1))
-    results = race(ctx, lambda: queries.sweep(ctx), lambda: queries.sweep(ctx))
+    results = race(ctx, lambda: sweep.sweep(ctx), lambda: sweep.sweep(ctx))
     assert [r for r in results if isinstance(r, Exception)] == []
     assert sorted(len(r.changed) for r in results) == [0, 1]
     (d,) = rows(ctx.engine, Decision)
@@ -101,7 +101,7 @@ def test_an_assertion_and_a_sweep_at_once_adopt_once(ctx):
     ctx.clock.set(MN_DEADLINE + timedelta(days=1))
     late = lambda: record_assertion(ctx, ref, "sato", "affirmative", channel="email",  # noqa: E731
                                     evidence_key="late", actor="email")
-    results = race(ctx, late, lambda: queries.sweep(ctx))
+    results = race(ctx, late, lambda: sweep.sweep(ctx))
     assert [r for r in results if isinstance(r, Exception)] == []
     assert len(rows(ctx.engine, Decision)) == 1
 

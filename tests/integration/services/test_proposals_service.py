@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from jcbot.core.errors import AssertionRefused, DistributionRefused, ProcedureError
-from jcbot.services import proposals, queries, roster
+from jcbot.services import proposals, queries, roster, sweep
 from jcbot.services.assertions import record_assertion
 from jcbot.services.context import ServiceError
 from jcbot.store.models import AssertionRecord, Proposal, ProposalItem, ProposalVersion
@@ -160,7 +160,7 @@ def test_refer_an_objected_proposal(ctx, engine):
     # Referred is not pending; a sweep leaves it alone.
     assert queries.pending(ctx) == []
     ctx.clock.set(MN_DEADLINE + timedelta(days=30))
-    assert queries.sweep(ctx).changed == []
+    assert sweep.sweep(ctx).changed == []
 
 
 def test_revise_supersedes_and_redistributes_with_a_new_electorate_and_deadline(ctx, engine):
@@ -237,5 +237,5 @@ def test_withdraw_after_an_unrecorded_adoption_is_refused(ctx, engine):
     ctx.clock.set(MN_DEADLINE + timedelta(hours=1))
     with pytest.raises(ServiceError, match="is adopted"):
         proposals.withdraw(ctx, ref, SECRETARIAT)
-    assert queries.sweep(ctx).changed == [(ref, "adopted")]
+    assert sweep.sweep(ctx).changed == [(ref, "adopted")]
     assert _version(engine, ref, 1).adopted_at == MN_DEADLINE

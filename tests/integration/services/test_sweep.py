@@ -1,9 +1,9 @@
-"""jcbot.services.queries: the sweep records adoptions at the core's instant; pending; next deadline."""
+"""jcbot.services.sweep: the sweep records adoptions at the core's instant; pending; next deadline."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from jcbot.services import proposals, queries
+from jcbot.services import proposals, queries, sweep
 from jcbot.services.assertions import record_assertion
 from jcbot.store.models import Decision
 
@@ -30,10 +30,10 @@ def test_no_objection_is_adopted_at_the_deadline_however_late_the_sweep(ctx, eng
     _assert(ctx, ref, "tanaka")
     _assert(ctx, ref, "dorj")  # the host seat, through bat's alternate
     ctx.clock.set(MN_DEADLINE - timedelta(seconds=1))
-    assert queries.sweep(ctx).changed == []  # not yet
+    assert sweep.sweep(ctx).changed == []  # not yet
     # jcbot was down for half a year: adopted at the deadline, not at the restart.
     ctx.clock.set(MN_DEADLINE + timedelta(days=180))
-    result = queries.sweep(ctx)
+    result = sweep.sweep(ctx)
     assert (result.examined, result.changed) == (1, [(ref, "adopted")])
     v = _version(engine, ref)
     assert (v.status, v.basis, v.adopted_at) == ("adopted", "no_objection", MN_DEADLINE)
@@ -46,7 +46,7 @@ def test_no_objection_is_adopted_at_the_deadline_however_late_the_sweep(ctx, eng
     # A second sweep (or one on another machine) changes nothing at all.
     before = counts(engine)
     ctx.clock.advance(timedelta(days=1))
-    assert queries.sweep(ctx) == queries.SweepResult(0, [])
+    assert sweep.sweep(ctx) == sweep.SweepResult(0, [])
     assert counts(engine) == before
 
 
@@ -59,7 +59,7 @@ def test_the_sweep_leaves_an_objected_proposal_objected(ctx, engine):
     _assert(ctx, ref, "suzuki", "negative", "No.")
     ctx.clock.set(MN_DEADLINE + timedelta(days=3))
     before = counts(engine)
-    assert queries.sweep(ctx) == queries.SweepResult(1, [])
+    assert sweep.sweep(ctx) == sweep.SweepResult(1, [])
     assert counts(engine) == before
     assert _version(engine, ref).status == "objected"
     assert [v.proposal.ref for v in queries.pending(ctx)] == [ref]
@@ -71,14 +71,14 @@ def test_a_cochair_affirming_after_the_period_adopts_at_that_assertion(ctx, engi
     tick(ctx.clock)
     _assert(ctx, ref, "tanaka")
     ctx.clock.set(MN_DEADLINE + timedelta(days=1))
-    assert queries.sweep(ctx).changed == []  # open: awaiting the host seat
+    assert sweep.sweep(ctx).changed == []  # open: awaiting the host seat
     view = queries.pending(ctx)[0]
     assert view.verdict.status == "open" and view.verdict.seat_positions == {"japan": "affirmative", "host": None}
     assert view.days_left(ctx.clock.now()) == -1.0
     ctx.clock.set(T0 + timedelta(days=25))
     r = _assert(ctx, ref, "bat")
     assert (r.status, r.verdict.basis, r.verdict.adopted_at) == ("adopted", "no_objection", T0 + timedelta(days=25))
-    assert queries.sweep(ctx) == queries.SweepResult(0, [])
+    assert sweep.sweep(ctx) == sweep.SweepResult(0, [])
 
 
 def test_must_affirm_within_the_period_lapses_at_the_deadline(ctx, engine):
@@ -88,7 +88,7 @@ def test_must_affirm_within_the_period_lapses_at_the_deadline(ctx, engine):
     tick(ctx.clock)
     _assert(ctx, ref, "tanaka")
     ctx.clock.set(MN_DEADLINE + timedelta(days=2))
-    assert queries.sweep(ctx).changed == [(ref, "lapsed")]
+    assert sweep.sweep(ctx).changed == [(ref, "lapsed")]
     v = _version(engine, ref)
     assert (v.status, v.lapsed_at) == ("lapsed", MN_DEADLINE)
     assert recipients(engine, "lapse") == ["bat", "dorj", "sato", "tanaka"]
@@ -109,7 +109,7 @@ def test_one_sweep_settles_every_committee(ctx, engine):
     # abe and otieno are the whole Kenyan electorate: unanimous at once.
     assert _version(engine, ke).status == "adopted"
     ctx.clock.set(datetime(2026, 6, 1, tzinfo=UTC))
-    result = queries.sweep(ctx)
+    result = sweep.sweep(ctx)
     assert (result.examined, result.changed) == (2, [(mn, "adopted")])
     assert sorted(d.number for d in rows(engine, Decision)) == ["KE-2026-001", "MN-2026-001"]
     assert [v.proposal.ref for v in queries.pending(ctx, "japan-mongolia")] == [mn2]
@@ -143,13 +143,13 @@ def test_a_routine_sweep_judges_what_the_core_said_can_change_and_then_leaves_it
     assert _version(engine, objected).next_change_at == MN_DEADLINE
     assert _version(engine, quiet).next_change_at == MN_DEADLINE + timedelta(days=2)
     ctx.clock.set(MN_DEADLINE - timedelta(seconds=1))
-    assert queries.sweep(ctx).examined == 0
+    assert sweep.sweep(ctx).examined == 0
     assert queries.next_change(ctx) == MN_DEADLINE
     ctx.clock.set(MN_DEADLINE)
-    assert queries.sweep(ctx) == queries.SweepResult(1, [])
+    assert sweep.sweep(ctx) == sweep.SweepResult(1, [])
     v = _version(engine, objected)
     assert (v.status, v.next_change_at) == ("objected", None)  # time alone changes nothing more
-    assert queries.sweep(ctx).examined == 0
+    assert sweep.sweep(ctx).examined == 0
     assert queries.next_change(ctx) == MN_DEADLINE + timedelta(days=2)
     # A full sweep (the CLI's `jcbot evaluate`) still examines every open proposal.
-    assert queries.sweep(ctx, full=True).examined == 2
+    assert sweep.sweep(ctx, full=True).examined == 2

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from sqlmodel import select
 
-from jcbot.services import assertions, proposals, queries
+from jcbot.services import assertions, proposals, queries, sweep
 from jcbot.services.meetings import MeetingDecision, record_meeting
 from jcbot.store import audit
 from jcbot.store.audit import AuditEvent
@@ -64,7 +64,7 @@ async def test_no_objection_basis_and_the_date_in_the_committees_time_zone(ctx, 
     ref = distributed(ctx)
     affirm(ctx, ref, "tanaka", "bat")
     ctx.clock.set(MN_DEADLINE + timedelta(hours=2))
-    queries.sweep(ctx)
+    sweep.sweep(ctx)
     page = (await client.get("/c/japan-mongolia/decisions/MN-2026-001/")).text
     assert "Electronic decision: no objection within 20 calendar days" in page
     # Adopted at the deadline, 16:00 UTC on 23 March = 00:00 on 24 March in Ulaanbaatar.
