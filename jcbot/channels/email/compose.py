@@ -18,7 +18,6 @@ from email.policy import SMTP
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from icalendar import Alarm, Calendar, Event
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from jcbot.channels.email.parse import accepted_forms_text
@@ -92,6 +91,9 @@ def deadline_lines(iso: str | None, member_zone: str | None, committee_zone: str
 
 def deadline_ics(proposal: dict, committee: dict, domain: str, answer_to: str | None) -> bytes:
     """An iCalendar event at the deadline; one UID per proposal, so a revision updates it."""
+    # Imported here: icalendar costs `jcbot serve` about 4 MiB, and only distribution emails need it.
+    from icalendar import Alarm, Calendar, Event
+
     cal = Calendar()
     cal.add("prodid", "-//jcbot//Joint Committee decisions//EN")
     cal.add("version", "2.0")
