@@ -161,7 +161,7 @@ def admit(
         raise AssertionRefused(f"{member}: the proposal was {current.status} at {settled_at.isoformat()}; an assertion "
                                "dated before that cannot be added now (tell the co-chairs)")
     check_assertion(dist, roster, member, position, at, opinion, closure)
-    ignored = evaluate(dist, roster, assertions, at, closure).final
+    ignored = (current if at == now else evaluate(dist, roster, assertions, at, closure)).final
     return Admission(ignored=ignored, escalate=position == "negative", within_period=within_period(dist.deadline, at))
 
 

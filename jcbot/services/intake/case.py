@@ -9,10 +9,11 @@ from sqlmodel import select
 
 from jcbot.core.decision import Admission
 from jcbot.services.context import ServiceError, Tx
-from jcbot.services.evaluation import Facts, gather
+from jcbot.services.evaluation import Facts, facts_of, gather
 from jcbot.services.intake.chain import Stop
 from jcbot.services.notices import proposal_data
-from jcbot.store.models import AssertionRecord, Committee, Member, Proposal, ProposalVersion
+from jcbot.services.roster_log import load_roster
+from jcbot.store.models import AssertionRecord, Committee, Member, Proposal, ProposalItem, ProposalVersion
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Case:
     facts: Facts | None = None
     admission: Admission | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # what one channel's rules need (a token, a reading)
+    _records: list[AssertionRecord] = field(default_factory=list, repr=False)
 
     @property
     def when(self) -> datetime:
@@ -49,14 +51,14 @@ class Case:
     def lock_proposal(self) -> bool:
         """Find and lock the proposal named by ref or id, then re-read the instant; False if unknown."""
         s = self.tx.session
-        q = select(Proposal).where(Proposal.ref == self.ref) if self.ref is not None else \
-            select(Proposal).where(Proposal.id == self.proposal_id)
-        p = s.exec(q.with_for_update()).first()
-        if p is None:
+        q = select(Proposal, Committee).join(Committee, Committee.id == Proposal.committee_id)
+        q = q.where(Proposal.ref == self.ref) if self.ref is not None else q.where(Proposal.id == self.proposal_id)
+        found = s.exec(q.with_for_update(of=Proposal)).first()  # type: ignore[arg-type]
+        if found is None:
             return False
         self.tx.after_lock()
+        p, self.committee = found
         self.proposal, self.ref = p, p.ref
-        self.committee = s.get(Committee, p.committee_id)
         versions = {v.version: v for v in s.exec(select(ProposalVersion).where(ProposalVersion.proposal_id == p.id))}
         self.current = versions[p.current_version]
         self.version = versions.get(self.version_no if self.version_no is not None else p.current_version)
@@ -76,14 +78,21 @@ class Case:
     def seen(self) -> int | None:
         """The assertion already recorded from this very evidence on this version, if any."""
         assert self.version is not None
-        return self.tx.session.exec(select(AssertionRecord.id).where(
-            AssertionRecord.version_id == self.version.id, AssertionRecord.evidence_key == self.evidence_key)).first()
+        if self.version.distributed_at is None:  # no facts to gather; nothing can have been recorded
+            return None
+        self.gather()  # the version's assertions are read once, for this and for the verdict
+        return next((r.id for r in self._records if r.evidence_key == self.evidence_key), None)
 
     def gather(self) -> Facts:
         """The facts of the version answered (read once per intake)."""
         if self.facts is None:
             assert self.committee and self.proposal and self.version
-            self.facts = gather(self.tx.session, self.committee, self.proposal, self.version)
+            s, v = self.tx.session, self.version
+            self._records = list(s.exec(select(AssertionRecord).where(AssertionRecord.version_id == v.id)
+                                        .order_by(AssertionRecord.at, AssertionRecord.id)))  # type: ignore[arg-type]
+            items = tuple({"kind": i.kind, "title": i.title, "reference": i.reference} for i in s.exec(
+                select(ProposalItem).where(ProposalItem.version_id == v.id).order_by(ProposalItem.position)))
+            self.facts = facts_of(self.committee, self.proposal, v, load_roster(s, self.committee), self._records, items)
         return self.facts
 
     def shown(self) -> dict[str, Any]:

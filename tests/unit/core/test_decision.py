@@ -211,3 +211,41 @@ def test_assertions_after_closure_are_refused():
     ro, dist = setup()
     with pytest.raises(AssertionRefused, match="was withdrawn"):
         check_assertion(dist, ro, "sato", "affirmative", day(3), closure=Closure("withdrawn", day(2)))
+
+
+# --- admit: may this assertion be recorded now? (PROCEDURE 3, 6, 7) ---------------------
+
+def test_admit_a_negative_within_the_period_escalates_and_counts():
+    from jcbot.core.decision import admit
+
+    ro, dist = setup()
+    a = admit(dist, ro, [], "sato", "negative", day(19, 23, 59), day(20), "too high")
+    assert (a.ignored, a.escalate, a.within_period) == (False, True, True)
+    late = admit(dist, ro, [], "sato", "negative", DEADLINE, DEADLINE, "too high")
+    assert (late.escalate, late.within_period) == (True, False)
+
+
+def test_admit_after_a_settled_outcome_is_recorded_but_ignored():
+    from jcbot.core.decision import admit
+
+    ro, dist = setup()
+    seats = [aff("tanaka", day(1)), aff("bat", day(1))]
+    a = admit(dist, ro, seats, "sato", "negative", DEADLINE + timedelta(hours=1), DEADLINE + timedelta(hours=1), "late")
+    assert (a.ignored, a.escalate, a.within_period) == (True, True, False)
+
+
+def test_admit_refuses_what_would_rewrite_a_settled_outcome_or_the_future():
+    from jcbot.core.decision import admit
+
+    ro, dist = setup()
+    seats = [aff("tanaka", day(1)), aff("bat", day(1))]
+    # Adopted at the deadline: a letter dated before it cannot be added afterwards (PROCEDURE 6).
+    with pytest.raises(AssertionRefused, match="was adopted at .* an assertion dated before that"):
+        admit(dist, ro, seats, "sato", "negative", day(19), DEADLINE + timedelta(days=1), "by post")
+    with pytest.raises(AssertionRefused, match="in the future"):
+        admit(dist, ro, [], "sato", "affirmative", day(3), day(2))
+    closed = Closure("withdrawn", day(2))
+    with pytest.raises(AssertionRefused, match="was withdrawn"):
+        admit(dist, ro, [], "sato", "affirmative", day(3), day(3), closure=closed)
+    with pytest.raises(AssertionRefused, match="must carry the member's opinion"):
+        admit(dist, ro, [], "sato", "negative", day(3), day(3), "  ")
