@@ -1,0 +1,229 @@
+"""200 concurrent Affirm clicks: jcbot's ack latency and time to record, against a bare slack-bolt app that only acks.
+
+`jcbot serve` runs as a subprocess on SQLite with Slack over HTTP, its Web API pointed at
+the tests' fake Slack (tests/support/fake_slack.py, in a process of its own so that its
+work does not share the client's interpreter). A committee of M members and P proposals is
+distributed; once every DM is at the fake, each member clicks Affirm on each proposal's DM
+(the blocks Slack would send with the click, read back from the fake), all M x P requests
+signed with the signing secret and sent together with httpx.AsyncClient. Measured: each
+request's time to its HTTP answer (the ack), and from the last ack until every click is an
+assertion in the database. Baseline in the same run: the bare slack-bolt AsyncApp behind
+uvicorn of bench/bare.py, its listener only acking, the same requests the same way.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+from slack_sdk.signature import SignatureVerifier
+
+from bench import bare, committee
+from jcbot.app import build_context
+from jcbot.settings import load_settings
+
+SIGNING_SECRET = "bench-signing-secret-0123456789ab"
+TOKEN = "xoxb-bench"
+TEAM = {"id": "T0JCMTEST1", "domain": "jcm-test"}
+ROOT = Path(__file__).resolve().parents[1]
+_FAKE = """\
+import sys
+from tests.support.fake_slack import FakeSlack
+fake = FakeSlack()
+fake.start()
+print(fake.base_url, flush=True)
+sys.stdin.read()
+fake.stop()
+"""
+
+
+@dataclass(frozen=True)
+class Acks:
+    latencies_s: list[float]  # each request: sent -> HTTP answer
+    all_s: float  # first request sent -> last answer
+
+    @property
+    def p50_s(self) -> float:
+        return _percentile(self.latencies_s, 50)
+
+    @property
+    def p99_s(self) -> float:
+        return _percentile(self.latencies_s, 99)
+
+
+@dataclass(frozen=True)
+class SlackResult:
+    clicks: int
+    jcbot: Acks
+    recorded_after_last_ack_s: float  # last ack -> every click an assertion in the database
+    bare: Acks
+
+    @property
+    def p99_ratio(self) -> float:
+        return self.jcbot.p99_s / self.bare.p99_s
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _click(user: str, action_id: str, blocks: list, seq: int) -> str:
+    """The form body Slack posts when `user` clicks `action_id` in the DM showing `blocks`."""
+    container = {"type": "message", "channel_id": f"D{user}", "message_ts": "1700000000.000001", "is_ephemeral": False}
+    payload = {"type": "block_actions", "team": TEAM, "user": {"id": user, "team_id": TEAM["id"]},
+               "api_app_id": "A0JCBOT", "trigger_id": f"trigger-{seq}", "container": container,
+               "channel": {"id": f"D{user}"}, "message": {"type": "message", "ts": "1700000000.000001", "blocks": blocks},
+               "response_url": f"http://127.0.0.1:9/response/{seq}",
+               "actions": [{"type": "button", "action_id": action_id, "block_id": "jc_actions",
+                            "action_ts": f"1700000100.{seq:06d}"}]}
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def _signed(body: str) -> dict[str, str]:
+    ts = str(int(time.time()))
+    return {"content-type": "application/x-www-form-urlencoded", "x-slack-request-timestamp": ts,
+            "x-slack-signature": SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=ts, body=body)}
+
+
+async def _fire(url: str, bodies: list[str]) -> Acks:
+    """Post every body at once (one connection each); the time of each answer."""
+    signed = [(body.encode(), _signed(body)) for body in bodies]
+    limits = httpx.Limits(max_connections=len(bodies), max_keepalive_connections=len(bodies))
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        # One request first, answered by neither app's listener: bolt's first request asks
+        # auth.test, which is not what is measured.
+        warm = _click("U0WARMUP", "bench.warmup", [], 0)
+        await client.post(url, content=warm.encode(), headers=_signed(warm))
+
+        async def one(content: bytes, headers: dict) -> float:
+            t = time.perf_counter()
+            r = await client.post(url, content=content, headers=headers)
+            if r.status_code != 200:
+                raise RuntimeError(f"a click was answered {r.status_code}: {r.text[:200]}")
+            return time.perf_counter() - t
+
+        start = time.perf_counter()
+        latencies = await asyncio.gather(*(one(c, h) for c, h in signed))
+        return Acks(list(latencies), time.perf_counter() - start)
+
+
+def _wait_http(proc: subprocess.Popen, url: str, timeout: float = 90) -> None:
+    end = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the process exited with {proc.returncode} before answering {url}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            if time.monotonic() > end:
+                raise RuntimeError(f"{url} did not answer within {timeout}s") from None
+            time.sleep(0.1)
+
+
+def _until(check, timeout: float, what: str) -> float:
+    """Poll `check` until true; the perf_counter instant it was seen true."""
+    end = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > end:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.002)
+    return time.perf_counter()
+
+
+def _count(db: Path, sql: str) -> int:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+        return conn.execute(sql).fetchone()[0]
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _dms(api_url: str, jc: committee.Committee) -> dict[tuple[str, str], list]:
+    """(Slack user, ref) -> the blocks of the distribution DM the fake received for them."""
+    out = {}
+    for seat in jc.seats:
+        answer = httpx.post(api_url + "conversations.history", data={"channel": seat.slack_user, "limit": 1000},
+                            headers={"authorization": f"Bearer {TOKEN}"}).json()
+        for message in answer["messages"]:
+            for b in message.get("blocks") or []:
+                for e in b.get("elements") or []:
+                    action = str(e.get("action_id", ""))
+                    if action.startswith("jc.affirm|"):
+                        out[(seat.slack_user, action.split("|")[1])] = message["blocks"]
+    return out
+
+
+def measure(storage: Path, members: int = 20, proposal_count: int = 10) -> SlackResult:
+    """`members` x `proposal_count` concurrent Affirm clicks to `jcbot serve`, then to the bare app."""
+    fake = subprocess.Popen([sys.executable, "-c", _FAKE], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    procs: list[subprocess.Popen] = []
+    try:
+        assert fake.stdout is not None
+        api_url = fake.stdout.readline().decode().strip()
+        port = _free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("JCBOT_")} | {
+            "JCBOT_STORAGE_DIR": str(storage), "JCBOT_SECRET": "bench-secret-0123456789",
+            "JCBOT_HTTP_PORT": str(port), "JCBOT_LOG_LEVEL": "WARNING", "JCBOT_SWEEP_INTERVAL": "3600",
+            "JCBOT_SLACK_BOT_TOKEN": TOKEN, "JCBOT_SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "JCBOT_SLACK_API_URL": api_url}
+        ctx = build_context(load_settings(env=env, dotenv=None))
+        jc = committee.build(ctx, members, proposal_count, email=False)
+        ctx.close()
+        db = storage / "jcbot.sqlite"
+
+        procs.append(subprocess.Popen([sys.executable, "-m", "jcbot", "serve"], env=env, cwd=storage,
+                                      stdout=subprocess.DEVNULL, stderr=(storage / "serve.log").open("wb")))
+        _wait_http(procs[-1], f"http://127.0.0.1:{port}/healthz")
+        # Every distribution DM at the fake before the clicks: the dispatcher is quiet when they come.
+        _until(lambda: _count(db, "SELECT count(*) FROM outbox_message WHERE status != 'sent'") == 0, 300,
+               "the distribution DMs")
+        dms = _dms(api_url, jc)
+        bodies = [_click(s.slack_user, f"jc.affirm|{ref}|1", dms[(s.slack_user, ref)], i * len(jc.seats) + j + 1)
+                  for i, (ref, _) in enumerate(jc.proposals) for j, s in enumerate(jc.seats)]
+
+        bare_port = _free_port()
+        procs.append(bare.spawn(storage, bare_port, SIGNING_SECRET, api_url=api_url, token=TOKEN))
+        _wait_http(procs[-1], f"http://127.0.0.1:{bare_port}/slack/events")
+        bare_acks = asyncio.run(_fire(f"http://127.0.0.1:{bare_port}/slack/events", bodies))
+        _stop(procs.pop())
+
+        acks = asyncio.run(_fire(f"http://127.0.0.1:{port}/slack/events", bodies))
+        last_ack = time.perf_counter()  # _fire returns right after the last answer
+        recorded = _until(lambda: _count(db, "SELECT count(*) FROM assertion WHERE channel = 'slack'") >= len(bodies),
+                          300, "every click recorded")
+        return SlackResult(len(bodies), acks, recorded - last_ack, bare_acks)
+    finally:
+        for proc in procs:
+            _stop(proc)
+        if fake.stdin is not None:
+            fake.stdin.close()
+        try:
+            fake.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            fake.kill()
