@@ -1,0 +1,132 @@
+"""Email replies over LMTP: recorded per second by jcbot's listener, against a bare aiosmtpd LMTP server.
+
+A committee of M members and P proposals is distributed (SQLite, jcbot's EmailRenderer);
+each member answers each proposal with an "Agree" written like a Gmail reply
+(tests/fixtures/replies/gmail_yes.eml) to the reply address carrying their token, the one
+the distribution email gave them. The M x P replies are delivered over C LMTP connections at
+once, one message after another on each, to jcbot's real listener (start_listener); LMTP
+answers a message once it is handled, so delivered is recorded (checked in the database at
+the end). Baseline in the same run: an aiosmtpd LMTP server whose handler answers 250 and
+does nothing, the same client, the same messages.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.lmtp import LMTP
+from sqlalchemy import text
+
+from bench import committee
+from jcbot.app import build_context
+from jcbot.channels.email.compose import EmailRenderer
+from jcbot.channels.email.lmtp import start_listener
+from jcbot.settings import load_settings
+from tests.integration.email.mailtest import reply
+
+
+@dataclass(frozen=True)
+class LmtpResult:
+    replies: int
+    connections: int
+    jcbot_s: float  # every reply answered (and recorded) by jcbot's listener
+    bare_s: float  # every reply accepted by the bare server
+
+    @property
+    def jcbot_per_s(self) -> float:
+        return self.replies / self.jcbot_s
+
+    @property
+    def bare_per_s(self) -> float:
+        return self.replies / self.bare_s
+
+    @property
+    def ratio(self) -> float:
+        return self.jcbot_per_s / self.bare_per_s
+
+
+class _Accept:
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        return "250 2.0.0 OK"
+
+
+class _BareLmtp(Controller):
+    def factory(self) -> LMTP:
+        return LMTP(self.handler, **self.SMTP_kwargs)
+
+    def _trigger_server(self) -> None:
+        # Port 0: learn the port the kernel chose before aiosmtpd's self-check (as ReplyListener does).
+        if self.port == 0 and self.server is not None:
+            self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
+def deliver(host: str, port: int, messages: list[tuple[str, str, bytes]], connections: int) -> float:
+    """Send every (sender, to, raw) over `connections` LMTP connections at once; seconds until all answered."""
+    import smtplib
+
+    shares = [messages[i::connections] for i in range(connections)]
+    barrier = threading.Barrier(connections + 1)
+    failures: list[BaseException] = []
+
+    def run(share: list[tuple[str, str, bytes]]) -> None:
+        try:
+            with smtplib.LMTP(host, port, timeout=120) as client:
+                client.ehlo()
+                barrier.wait(60)
+                for sender, to, raw in share:
+                    client.sendmail(sender, [to], raw)
+        except BaseException as exc:  # noqa: BLE001 - reported after the run
+            barrier.abort()
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(share,)) for share in shares]
+    for t in threads:
+        t.start()
+    barrier.wait(60)
+    start = time.perf_counter()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    if failures:
+        raise RuntimeError(f"{len(failures)} connections failed: {failures[0]!r}")
+    return elapsed
+
+
+def measure(storage: Path, members: int = 20, proposal_count: int = 10, connections: int = 4) -> LmtpResult:
+    """`members` x `proposal_count` replies over `connections` LMTP connections, to the bare server then to jcbot."""
+    settings = load_settings(env={"JCBOT_STORAGE_DIR": str(storage), "JCBOT_SECRET": "bench-secret-0123456789",
+                                  "JCBOT_MAIL_FROM": "jc@jcm.bench.example", "JCBOT_LOG_LEVEL": "WARNING"}, dotenv=None)
+    ctx = build_context(settings)
+    try:
+        jc = committee.build(ctx, members, proposal_count, slack=False)
+        renderer = EmailRenderer(settings)
+        messages = []
+        for ref, pid in jc.proposals:
+            for seat in jc.seats:
+                to = renderer.token_address(pid, 1, seat.member_id)
+                messages.append((seat.email, to, reply("gmail_yes.eml", to=to, sender=seat.email,
+                                                       message_id=f"<agree-{pid}-{seat.handle}@members.bench.example>")))
+
+        bare = _BareLmtp(_Accept(), hostname="127.0.0.1", port=0, server_hostname="bare")
+        bare.start()
+        try:
+            bare_s = deliver("127.0.0.1", bare.port, messages, connections)
+        finally:
+            bare.stop()
+
+        listener = start_listener(ctx, host="127.0.0.1", port=0, protocol="lmtp")
+        try:
+            jcbot_s = deliver(listener.hostname, listener.port, messages, connections)
+        finally:
+            listener.stop()
+        with ctx.engine.connect() as conn:
+            recorded = conn.execute(text("SELECT count(*) FROM assertion WHERE channel = 'email'")).scalar_one()
+        if recorded != len(messages):
+            raise RuntimeError(f"{recorded} of {len(messages)} replies recorded")
+        return LmtpResult(len(messages), connections, jcbot_s, bare_s)
+    finally:
+        ctx.close()
