@@ -126,17 +126,23 @@ def update_member(ctx: ServiceContext, slug: str, handle: str, actor: str, **con
         return m
 
 
+def _lock_open_proposals(tx: Tx, c: Committee) -> None:
+    """Lock the committee's open proposals a roster change may settle, then read the instant.
+
+    Before _change takes the audit chain's lock: every proposal change takes them in that
+    order (proposal, then audit), and the reverse order deadlocks with an assertion on PostgreSQL.
+    """
+    tx.session.exec(select(Proposal.id).where(Proposal.committee_id == c.id, Proposal.status.in_(  # type: ignore[attr-defined]
+        ("open", "objected"))).order_by(Proposal.id).with_for_update()).all()
+    tx.after_lock()
+
+
 def remove_member(ctx: ServiceContext, slug: str, handle: str, actor: str) -> Member:
     """A member leaves the JC."""
     with ctx.tx(actor) as tx:
         c = get_committee(tx.session, slug)
         m = get_member(tx.session, c, handle)
-        # Lock the open proposals the departure may settle before _change takes the audit
-        # chain's lock: every proposal change takes them in that order (proposal, then
-        # audit), and the reverse order deadlocks with an assertion on PostgreSQL.
-        tx.session.exec(select(Proposal.id).where(Proposal.committee_id == c.id, Proposal.status.in_(  # type: ignore[attr-defined]
-            ("open", "objected"))).order_by(Proposal.id).with_for_update()).all()
-        tx.after_lock()
+        _lock_open_proposals(tx, c)
         _change(tx, c, "remove_member", handle)
         m.left_at = tx.now
         tx.session.add(m)
@@ -146,22 +152,30 @@ def remove_member(ctx: ServiceContext, slug: str, handle: str, actor: str) -> Me
         return m
 
 
+def _seat_change(ctx: ServiceContext, slug: str, actor: str, kind: str, member: str, government: str | None = None,
+                 other: str | None = None) -> None:
+    # Who speaks for a seat changes: whatever the core then says of an open proposal is
+    # recorded in the same transaction, as for every change that can alter a verdict.
+    with ctx.tx(actor) as tx:
+        c = get_committee(tx.session, slug)
+        _lock_open_proposals(tx, c)
+        _change(tx, c, kind, member, government, other)
+        settle_committee(tx, c)
+
+
 def elect_cochair(ctx: ServiceContext, slug: str, seat: str, handle: str, actor: str) -> None:
     """Record the election of a co-chair for `seat` (japan or host)."""
-    with ctx.tx(actor) as tx:
-        _change(tx, get_committee(tx.session, slug), "elect_cochair", handle, seat)
+    _seat_change(ctx, slug, actor, "elect_cochair", handle, seat)
 
 
 def set_alternate(ctx: ServiceContext, slug: str, cochair: str, alternate: str, actor: str) -> None:
     """A co-chair designates their alternate."""
-    with ctx.tx(actor) as tx:
-        _change(tx, get_committee(tx.session, slug), "designate_alternate", cochair, other=alternate)
+    _seat_change(ctx, slug, actor, "designate_alternate", cochair, other=alternate)
 
 
 def revoke_alternate(ctx: ServiceContext, slug: str, cochair: str, actor: str) -> None:
     """A co-chair revokes their alternate."""
-    with ctx.tx(actor) as tx:
-        _change(tx, get_committee(tx.session, slug), "revoke_alternate", cochair)
+    _seat_change(ctx, slug, actor, "revoke_alternate", cochair)
 
 
 def add_secretariat(ctx: ServiceContext, name: str, actor: str, *, slug: str | None = None, email: str | None = None,
