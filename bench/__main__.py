@@ -6,8 +6,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import assertions, deadline, failover, recovery, sweep
+from bench import assertions, deadline, failover, lmtp, recovery, rss, slack, sweep
 from bench.databases import DATABASES, Unavailable, database
+
+
+NAMES = ("assertions", "sweep", "deadline", "failover", "recovery", "slack", "lmtp", "rss")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,16 +19,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", type=int, default=500, help="assertions per database (default 500)")
     parser.add_argument("--db", action="append", choices=DATABASES, help="a database to run on (repeatable; default both)")
     parser.add_argument("--no-render", action="store_true", help="no channel renderers: no outbox rows are written")
-    parser.add_argument("--only", choices=("assertions", "sweep", "deadline", "failover", "recovery"), action="append",
+    parser.add_argument("--only", choices=NAMES, action="append",
                         help="run only these benchmarks (repeatable; default all)")
     parser.add_argument("--sweep-rows", type=int, default=100_000, help="open proposals for the sweep benchmark")
     parser.add_argument("--open", type=int, default=1000, help="open proposals for the deadline benchmark")
     parser.add_argument("--rounds", type=int, default=3, help="leaders killed in the fail-over benchmark")
     parser.add_argument("--queued", type=int, default=300, help="emails queued in the recovery benchmark")
+    parser.add_argument("--members", type=int, default=20, help="members clicking or replying (slack, lmtp)")
+    parser.add_argument("--proposals", type=int, default=10, help="proposals each member answers (slack, lmtp)")
+    parser.add_argument("--connections", type=int, default=4, help="LMTP connections delivering the replies")
+    parser.add_argument("--idle", type=float, default=3.0, help="seconds idle before RSS is read")
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error("-n must be at least 1")
-    only = set(args.only or ("assertions", "sweep", "deadline", "failover", "recovery"))
+    only = set(args.only or NAMES)
     status = 0
     if "assertions" in only:
         status = _assertions(args)
@@ -37,7 +44,43 @@ def main(argv: list[str] | None = None) -> int:
         _failover(args)
     if "recovery" in only:
         _recovery(args)
+    if "slack" in only:
+        _slack(args)
+    if "lmtp" in only:
+        _lmtp(args)
+    if "rss" in only:
+        _rss(args)
     return status
+
+
+def _slack(args) -> None:
+    with tempfile.TemporaryDirectory(prefix="jcbot-bench-slack-") as storage:
+        r = slack.measure(Path(storage), args.members, args.proposals)
+    ms = 1000
+    print(f"\n{r.clicks} concurrent Affirm clicks ({args.members} members x {args.proposals} proposals), "
+          "jcbot serve (SQLite) vs a bare slack-bolt app that only acks")
+    print(f"jcbot: ack p50 {r.jcbot.p50_s * ms:.0f} ms, p99 {r.jcbot.p99_s * ms:.0f} ms, all acked in "
+          f"{r.jcbot.all_s:.2f} s; last ack -> all {r.clicks} recorded: {r.recorded_after_last_ack_s:.2f} s")
+    print(f"bare:  ack p50 {r.bare.p50_s * ms:.0f} ms, p99 {r.bare.p99_s * ms:.0f} ms, all acked in {r.bare.all_s:.2f} s")
+    print(f"ratio ack p99 jcbot/bare = {r.p99_ratio:.2f}; all recorded {r.recorded_after_last_ack_s:.2f} s "
+          f"after the last ack (bare acked all in {r.bare.all_s:.2f} s)")
+
+
+def _lmtp(args) -> None:
+    with tempfile.TemporaryDirectory(prefix="jcbot-bench-lmtp-") as storage:
+        r = lmtp.measure(Path(storage), args.members, args.proposals, args.connections)
+    print(f"\n{r.replies} email replies over {r.connections} LMTP connections: jcbot's listener (SQLite) "
+          "vs a bare aiosmtpd LMTP server answering 250")
+    print(f"jcbot recorded {r.jcbot_per_s:.1f}/s ({r.jcbot_s:.2f} s); bare accepted {r.bare_per_s:.1f}/s ({r.bare_s:.2f} s)")
+    print(f"ratio jcbot/bare = {r.ratio:.3f}")
+
+
+def _rss(args) -> None:
+    r = rss.measure(args.idle)
+    mib = 1024
+    print(f"\nidle RSS, {r.idle_s:g} s after the first answer: jcbot serve (SQLite, defaults) "
+          f"{r.jcbot_kib / mib:.1f} MiB; bare slack-bolt + uvicorn {r.bare_kib / mib:.1f} MiB")
+    print(f"ratio jcbot/bare = {r.ratio:.2f}")
 
 
 def _recovery(args) -> None:
