@@ -4,7 +4,7 @@ Several `jcbot serve` replicas on one PostgreSQL all serve HTTP, Slack and LMTP 
 dispatch the outbox; one of them holds the leadership: a session-level advisory lock
 taken on a connection of its own, kept open and checked with `SELECT 1`. When that
 process dies (even by kill -9) its connection closes and PostgreSQL frees the lock; a
-follower, retrying every `JCBOT_LEADER_RETRY_INTERVAL` seconds, takes it over.
+follower, retrying every `JCBOT_LEADER_INTERVAL` seconds, takes it over.
 
 A moment with two leaders (the old one has not yet noticed its connection is gone) does
 no harm: a sweep run twice, or on two machines at once, records the same adoption at the
