@@ -126,7 +126,7 @@ def check_assertion(
     if not roster.is_active(member, at):
         raise AssertionRefused(f"{member} is no longer an active member of the JC, so cannot assert")
     if position == "negative" and not (opinion or "").strip():
-        raise AssertionRefused(f"{member}: a negative assertion must carry the member's opinion")
+        raise AssertionRefused(f"{member}: a negative assertion must carry the member's opinion", field="opinion")
 
 
 @dataclass(frozen=True)

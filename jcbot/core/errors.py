@@ -13,6 +13,10 @@ class RosterError(ProcedureError):
 class AssertionRefused(ProcedureError):
     """An assertion that may not be recorded (non-member, before distribution...)."""
 
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field  # the part of the input at fault ("opinion"), so a form can mark it
+
 
 class DistributionRefused(ProcedureError):
     """A distribution the rules refuse (a co-chair seat is vacant...)."""

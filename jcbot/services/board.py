@@ -75,6 +75,7 @@ class CommitteeBoard:
     duties: list[Duty] = field(default_factory=list)
     problems: list[outbox.OutboxMessage] = field(default_factory=list)
     awaiting_me: list[tuple[queries.ProposalView, str, str]] = field(default_factory=list)  # view, deadline, days
+    answered: list[queries.ProposalView] = field(default_factory=list)  # open, answered: the answer may change
 
 
 def _names(session: Session, committee_id: int) -> dict[str, str]:
@@ -133,6 +134,8 @@ def board(ctx: ServiceContext, who: Viewer) -> list[CommitteeBoard]:
             else:
                 b.awaiting_me = [(v, when(v.version.deadline, zone), days_text(v.days_left(tx.now), v.version.status))
                                  for v in mine if access.handle in v.verdict.awaiting]  # type: ignore[union-attr]
+                b.answered = [v for v in mine if access.handle in v.verdict.positions  # type: ignore[union-attr]
+                              and not v.verdict.final]  # type: ignore[union-attr]
             out.append(b)
         return out
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import timedelta
+from urllib.parse import quote
 
 from sqlalchemy import func, update
 from sqlmodel import select
@@ -30,8 +31,11 @@ def valid_email(text: str) -> bool:
     return len(text) <= 320 and bool(_EMAIL.match(text.strip()))
 
 
-def request_link(ctx: ServiceContext, email: str, actor: str = "web:signin") -> bool:
-    """Send a sign-in link if `email` belongs to a member or the secretariat; True if one was enqueued."""
+def request_link(ctx: ServiceContext, email: str, actor: str = "web:signin", next_path: str | None = None) -> bool:
+    """Send a sign-in link if `email` belongs to a member or the secretariat; True if one was enqueued.
+
+    `next_path` (a path on this site, checked by the caller): where the link brings them after signing in.
+    """
     email = normalize_email(email)
     with ctx.read(actor) as rtx:
         if not registered(rtx.session, email):
@@ -50,6 +54,8 @@ def request_link(ctx: ServiceContext, email: str, actor: str = "web:signin") -> 
         tx.session.add(row)
         tx.session.flush()
         link = f"{ctx.settings.public_url.rstrip('/')}/signin/{token}"
+        if next_path:
+            link += f"?next={quote(next_path, safe='')}"
         to = people[0]
         minutes = int(LINK_TTL.total_seconds() // 60)
         data = {

@@ -17,7 +17,8 @@ from jcbot.services.context import ServiceContext
 log = logging.getLogger(__name__)
 
 # Router modules, mounted in this order when present.
-ROUTERS = ("jcbot.web.actions", "jcbot.web.slack", "jcbot.web.site", "jcbot.web.dashboard", "jcbot.web.api")
+ROUTERS = ("jcbot.web.actions", "jcbot.web.slack", "jcbot.web.site", "jcbot.web.dashboard", "jcbot.web.answer",
+           "jcbot.web.api")
 
 
 def create_app(ctx: ServiceContext) -> FastAPI:

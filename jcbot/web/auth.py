@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,13 @@ from jcbot.services.context import ServiceContext
 from jcbot.web.site import html
 
 SESSION_COOKIE, CSRF_COOKIE, FLASH_COOKIE = "jcbot_session", "jcbot_csrf", "jcbot_flash"
+# Where sign-in may bring a member back to: a page of this site, never another site's.
+_NEXT = re.compile(r"^/(?![/\\])[A-Za-z0-9/%._~-]{0,200}$")
+
+
+def safe_next(value: str | None) -> str | None:
+    """`value` if it is a path on this site to return to after signing in, else None."""
+    return value if value and _NEXT.match(value) else None
 
 
 def _secret(ctx: ServiceContext) -> bytes:
@@ -117,17 +125,19 @@ def router(ctx: ServiceContext) -> APIRouter:
     auth = WebAuth(ctx)
 
     @r.get("/signin")
-    def signin_form(request: Request) -> Response:
-        return auth.page(request, "signin.html", error=None, email="")
+    def signin_form(request: Request, next: str = "") -> Response:
+        return auth.page(request, "signin.html", error=None, email="", next=safe_next(next))
 
     @r.post("/signin")
-    def signin_request(request: Request, email: str = Form(""), csrf: str = Form("")) -> Response:
+    def signin_request(request: Request, email: str = Form(""), csrf: str = Form(""), next: str = Form("")) -> Response:
+        back = safe_next(next)
         if not auth.csrf_ok(request, csrf):
-            return auth.page(request, "signin.html", 400, error="The form expired; please try again.", email=email)
+            return auth.page(request, "signin.html", 400, error="The form expired; please try again.", email=email,
+                             next=back)
         if not signin.valid_email(email):
             return auth.page(request, "signin.html", 400, error="Enter an email address, such as name@example.org.",
-                             email=email)
-        signin.request_link(ctx, email)
+                             email=email, next=back)
+        signin.request_link(ctx, email, next_path=back)
         # The same answer whether or not the address is registered.
         return auth.page(request, "signin_sent.html", email=email.strip(),
                          minutes=int(signin.LINK_TTL.total_seconds() // 60))
@@ -139,13 +149,14 @@ def router(ctx: ServiceContext) -> APIRouter:
         return auth.page(request, "confirm.html", error=None)
 
     @r.post("/signin/{token}")
-    def signin_confirm(request: Request, token: str, csrf: str = Form("")) -> Response:
+    def signin_confirm(request: Request, token: str, csrf: str = Form(""), next: str = "") -> Response:
+        # The confirmation form posts to its own address, so the link's ?next= comes back here.
         if not auth.csrf_ok(request, csrf):
             return auth.page(request, "confirm.html", 400, error="The form expired; please press the button again.")
         opened = signin.confirm_link(ctx, token)
         if opened is None:
             return auth.page(request, "link_invalid.html", 410)
-        response = RedirectResponse("/dashboard", status_code=303)
+        response = RedirectResponse(safe_next(next) or "/dashboard", status_code=303)
         auth.start(response, opened[1])
         return response
 

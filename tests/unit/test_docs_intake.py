@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from jcbot.channels.email import inbound
-from jcbot.services.intake import rules, slack
+from jcbot.services.intake import rules, slack, web
 from jcbot.services.intake.chain import describe
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "intake.md"
@@ -16,6 +16,7 @@ CHAINS = {
     "An email reply: on the message alone": inbound.BEFORE,
     "An email reply: in the transaction": inbound.RULES,
     "A Slack click": slack.RULES,
+    "An answer on the web": web.RULES,
 }
 
 

@@ -51,7 +51,8 @@ def signin_links(engine: Engine) -> list[str]:
     """The links of every sign-in notice in the outbox, oldest first."""
     with session_scope(engine) as s:
         rows = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "signin").order_by(OutboxMessage.id))
-        return [r.payload["data"]["link"] for r in rows]
+        # The payload is the notice itself (rendered at dispatch) or, as stored before, {kind, key, data}.
+        return [(r.payload.get("notice") or r.payload)["data"]["link"] for r in rows]
 
 
 def add_secretariat(engine: Engine, name: str, email: str, committee_id: int | None = None) -> None:
