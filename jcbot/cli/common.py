@@ -15,7 +15,8 @@ from jcbot.resources import resolve_rules
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print one line on stderr and exit non-zero."""
-    typer.echo(f"error: {message}", err=True)
+    # One line whatever the message holds (a parser's multi-line error, a value with a newline).
+    typer.echo("error: " + " ".join(part.strip() for part in str(message).splitlines() if part.strip()), err=True)
     raise typer.Exit(code)
 
 

@@ -30,6 +30,7 @@ class Replay:
     roster: Roster
 
 
+MIN_YEAR, MAX_YEAR = 1970, 9000
 _TOP = {"members", "cochairs", "alternates", "distributed_at", "events", "evaluate_at"}
 _EVENT_KINDS = ("assert", "designate_alternate", "revoke_alternate", "member_leaves", "member_joins", "elect_cochair")
 
@@ -47,6 +48,9 @@ def parse_instant(value: Any, where: str) -> datetime:
         raise TimelineError(f"{where}: expected an ISO 8601 instant, got {value!r}")
     if at.tzinfo is None or at.utcoffset() is None:
         raise TimelineError(f"{where}: instant {value!r} has no UTC offset (add +09:00, Z...)")
+    if not MIN_YEAR <= at.year <= MAX_YEAR:
+        # Periods, deadlines and local calendars are computed from it: far years overflow.
+        raise TimelineError(f"{where}: instant {value!r} is outside the years {MIN_YEAR}-{MAX_YEAR}")
     return at
 
 
@@ -63,8 +67,8 @@ def _mapping(value: Any, where: str, allowed: set[str] | None, required: set[str
 
 
 def _text(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise TimelineError(f"{where}: expected a member id (text), got {value!r}")
+    if not isinstance(value, str) or not value.strip() or not value.isprintable():
+        raise TimelineError(f"{where}: expected a member id (printable text on one line), got {value!r}")
     return value
 
 
