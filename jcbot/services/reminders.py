@@ -5,6 +5,7 @@ so running these twice, late, or on two machines sends each reminder once.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import time
 
 from sqlmodel import Session, func, select
@@ -29,18 +30,25 @@ def _open_versions(session: Session) -> list[tuple[Committee, Proposal, Proposal
     return list(session.exec(q))
 
 
-def send_reminders(ctx: ServiceContext, actor: str = "scheduler") -> int:
-    """Remind awaited members (and co-chairs whose seat's affirmation is missing); returns notices enqueued.
+def _enqueue_due(ctx: ServiceContext, actor: str, judge: Callable[[Tx], list[Notice]]) -> int:
+    """Judge in a read-only snapshot what is due; take the write lock only to enqueue what is not yet.
 
-    Judged in a read-only snapshot (it looks at every open proposal, and must not hold
-    the write lock the dispatcher needs); only reminders not yet enqueued are written.
+    The scheduler runs these every tick over every committee: holding the write lock while
+    judging would queue every assertion and the dispatcher behind it, to find that nothing
+    is due. Notices are keyed, so a notice judged twice (here and on another replica) is
+    enqueued once.
     """
     with ctx.read(actor) as tx:
-        due = [n for n in _due_reminders(tx) if tx.pending_notice(n)]
+        due = [n for n in judge(tx) if tx.pending_notice(n)]
     if not due:
         return 0
     with ctx.tx(actor) as tx:
         return sum(tx.notify(n) for n in due)
+
+
+def send_reminders(ctx: ServiceContext, actor: str = "scheduler") -> int:
+    """Remind awaited members (and co-chairs whose seat's affirmation is missing); returns notices enqueued."""
+    return _enqueue_due(ctx, actor, _due_reminders)
 
 
 def _due_reminders(tx: Tx) -> list[Notice]:
@@ -83,47 +91,52 @@ def _staff(session: Session, c: Committee, roster: Roster, tx: Tx) -> list[Recip
 
 def send_digests(ctx: ServiceContext, actor: str = "scheduler") -> int:
     """Once a day (08:00 committee time), what is pending, to the co-chairs of committees that ask for it."""
-    count = 0
-    with ctx.tx(actor) as tx:
-        for c in tx.session.exec(select(Committee)):
-            rules = committee_rules(c)
-            local = tx.now.astimezone(rules.tz)
-            if not rules.reminders.daily_digest or local.time() < DIGEST_AT:
+    return _enqueue_due(ctx, actor, _due_digests)
+
+
+def _due_digests(tx: Tx) -> list[Notice]:
+    out: list[Notice] = []
+    for c in tx.session.exec(select(Committee)):
+        rules = committee_rules(c)
+        local = tx.now.astimezone(rules.tz)
+        if not rules.reminders.daily_digest or local.time() < DIGEST_AT:
+            continue
+        roster = load_roster(tx.session, c)
+        lines = []
+        for cc, p, v in _open_versions(tx.session):
+            if cc.id != c.id:
                 continue
-            roster = load_roster(tx.session, c)
-            lines = []
-            for cc, p, v in _open_versions(tx.session):
-                if cc.id != c.id:
-                    continue
-                verdict = verdict_of(gather(tx.session, c, p, v, roster), tx.now)
-                days = (v.deadline - tx.now).total_seconds() / 86400  # type: ignore[operator]
-                lines.append(f"{p.ref} {v.title}: {verdict.status}, {days:.1f} days left, awaiting "
-                             f"{', '.join(verdict.awaiting) or 'nobody'}; negatives {', '.join(verdict.negatives) or 'none'}")
-            if not lines:
-                continue
-            data = {"committee": {"slug": c.slug, "name": c.name, "code": c.code, "timezone": c.timezone}, "lines": lines,
-                    "date": local.date().isoformat()}
-            for r in _staff(tx.session, c, roster, tx):
-                count += tx.notify(Notice("digest", f"digest:{c.id}:{local.date()}:{r.handle}", r, data, c.id))
-    return count
+            verdict = verdict_of(gather(tx.session, c, p, v, roster), tx.now)
+            days = (v.deadline - tx.now).total_seconds() / 86400  # type: ignore[operator]
+            lines.append(f"{p.ref} {v.title}: {verdict.status}, {days:.1f} days left, awaiting "
+                         f"{', '.join(verdict.awaiting) or 'nobody'}; negatives {', '.join(verdict.negatives) or 'none'}")
+        if not lines:
+            continue
+        data = {"committee": {"slug": c.slug, "name": c.name, "code": c.code, "timezone": c.timezone}, "lines": lines,
+                "date": local.date().isoformat()}
+        for r in _staff(tx.session, c, roster, tx):
+            out.append(Notice("digest", f"digest:{c.id}:{local.date()}:{r.handle}", r, data, c.id))
+    return out
 
 
 def flag_duties(ctx: ServiceContext, actor: str = "scheduler") -> int:
     """Co-chair terms ending or ended, and a year without a meeting: to the secretariat and co-chairs, once each."""
-    count = 0
-    with ctx.tx(actor) as tx:
-        for c in tx.session.exec(select(Committee)):
-            roster = load_roster(tx.session, c)
-            last = tx.session.exec(select(func.max(Meeting.held_on)).where(Meeting.committee_id == c.id)).one()
-            created = c.created_at.astimezone(roster.rules.tz).date()
-            staff = _staff(tx.session, c, roster, tx)
-            if not staff:
-                # Both seats vacant and no secretariat registered: someone must still hear of it.
-                by_handle = members_by_handle(tx.session, c)
-                staff = [recipient(by_handle[h]) for h in roster.active_members(tx.now) if h in by_handle]
-            for duty in calendar_duties(roster, last, created, tx.now):
-                data = {"committee": {"slug": c.slug, "name": c.name, "code": c.code, "timezone": c.timezone},
-                        "duty": duty.kind, "lines": [duty.text]}
-                for r in staff:
-                    count += tx.notify(Notice("duty", f"duty:{c.id}:{duty.key}:{r.handle}", r, data, c.id))
-    return count
+    return _enqueue_due(ctx, actor, _due_duties)
+
+
+def _due_duties(tx: Tx) -> list[Notice]:
+    out: list[Notice] = []
+    for c in tx.session.exec(select(Committee)):
+        roster = load_roster(tx.session, c)
+        last = tx.session.exec(select(func.max(Meeting.held_on)).where(Meeting.committee_id == c.id)).one()
+        created = c.created_at.astimezone(roster.rules.tz).date()
+        staff = _staff(tx.session, c, roster, tx)
+        if not staff:
+            # Both seats vacant and no secretariat registered: someone must still hear of it.
+            by_handle = members_by_handle(tx.session, c)
+            staff = [recipient(by_handle[h]) for h in roster.active_members(tx.now) if h in by_handle]
+        for duty in calendar_duties(roster, last, created, tx.now):
+            data = {"committee": {"slug": c.slug, "name": c.name, "code": c.code, "timezone": c.timezone},
+                    "duty": duty.kind, "lines": [duty.text]}
+            out.extend(Notice("duty", f"duty:{c.id}:{duty.key}:{r.handle}", r, data, c.id) for r in staff)
+    return out

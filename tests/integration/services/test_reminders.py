@@ -87,3 +87,24 @@ def test_terms_ending_soon_go_to_the_cochairs_and_the_secretariat(ctx, engine):
     duties = outbox(engine, "duty")
     assert {m.recipient for m in duties} == {"tanaka", "sato", "bat", "dorj", "secretariat:1"}
     assert all("term" in m.payload["data"]["lines"][0] for m in duties)
+
+
+def test_nothing_due_takes_no_write_lock(ctx):
+    # The scheduler judges reminders, digests and duties every tick: with nothing due they
+    # must not queue behind (or hold) the write lock that assertions and the dispatcher need.
+    import threading
+
+    from support.write_lock import write_lock_held
+
+    committee(ctx)
+    distributed(ctx)
+    for send in (reminders.send_reminders, reminders.send_digests, reminders.flag_duties):
+        send(ctx)  # whatever is due now is enqueued; the next tick finds nothing new
+    results: list[int] = []
+    with write_lock_held(ctx.engine):
+        worker = threading.Thread(target=lambda: results.extend(
+            send(ctx) for send in (reminders.send_reminders, reminders.send_digests, reminders.flag_duties)))
+        worker.start()
+        worker.join(10)
+        assert not worker.is_alive(), "a tick with nothing due waited for the write lock"
+    assert results == [0, 0, 0]
