@@ -102,6 +102,8 @@ def distribution(data: dict, link: str | None = None) -> list[dict]:
         section(body_text(p["text"], link)),
         context(f"Deadline: *{when(p['deadline'], tz_of(data))}*, {p['period_days']} calendar days from distribution. "
                 "Silence counts as no objection; a negative needs your opinion."),
+        *([context(f"<{link}|Read it and answer on the web> (you sign in first with your email address).")]
+          if link else []),
         *position_blocks(p["ref"], p["version"], None),
     ]
 

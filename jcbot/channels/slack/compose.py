@@ -11,9 +11,9 @@ OUTCOMES = ("adoption", "withdrawn", "referred", "lapse")
 
 
 def proposal_link(settings: Settings, ref: str) -> str | None:
-    """Where the full text of a proposal can be read (its entry on the dashboard)."""
+    """Where a member reads a proposal in full and answers it (its page on the web, after sign-in)."""
     base = settings.values.get("public_url")
-    return f"{base.rstrip('/')}/dashboard#p-{ref}" if base else None
+    return f"{base.rstrip('/')}/answer/{ref}" if base else None
 
 
 class SlackRenderer:

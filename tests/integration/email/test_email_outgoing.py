@@ -65,10 +65,13 @@ async def test_distribution_reaches_every_member_with_an_email(committee_factory
     assert "Monday 23 March 2026, 17:00 CET (Europe/Berlin, UTC+01:00) - your time zone" in text
     assert "<b>Baseline</b>: grid emission factor 0.9 & rising." in text  # plain text stays as written
     assert "MN_AM007" in text and "AFFIRM" in text and "OBJECT" in text and reply_to in text
+    assert f"read it and answer on the web (you sign in first with your email address):\n" \
+           f"    https://jcbot.example.org/answer/{jc.ref}\n" in text.replace("\r\n", "\n")
     html = msg.get_body(("html",)).get_content()
     assert "&lt;b&gt;Baseline&lt;/b&gt;: grid emission factor 0.9 &amp; rising." in html
     assert "<b>Baseline" not in html
     assert "Europe/Berlin, UTC+01:00" in html and "Asia/Ulaanbaatar, UTC+08:00" in html
+    assert f'<a href="https://jcbot.example.org/answer/{jc.ref}">read it and answer on the web</a>' in html
 
     ics = [p for p in msg.iter_attachments() if p.get_content_type() == "text/calendar"]
     assert len(ics) == 1 and ics[0].get_filename() == f"{jc.ref}-deadline.ics"

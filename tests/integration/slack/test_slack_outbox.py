@@ -88,7 +88,8 @@ def test_a_long_text_is_shortened_with_a_link(ctx, ref):
                                                          OutboxMessage.kind == "distribution")
                               .order_by(OutboxMessage.id.desc())).first()
     text = all_text(row.payload["arguments"]["blocks"])
-    assert f"<http://127.0.0.1:8080/dashboard#p-{ref}|Read the full text>" in text
+    assert f"<http://127.0.0.1:8080/answer/{ref}|Read the full text>" in text
+    assert f"<http://127.0.0.1:8080/answer/{ref}|Read it and answer on the web>" in text
     assert all(len(b.get("text", {}).get("text", "")) <= 3000 for b in row.payload["arguments"]["blocks"])
 
 
