@@ -57,23 +57,30 @@ def verify_published(directory: Path = typer.Argument(..., help="The folder `jcb
 
 
 @apikey_app.command("create")
-def apikey_create(name: str = typer.Argument(..., help="The integration, e.g. registry-sync.")) -> None:
+def apikey_create(name: str = typer.Argument(..., help="The integration, e.g. registry-sync."),
+                  scope: list[str] = typer.Option(None, "--scope", help="What the key may do: read, draft, distribute "
+                                                  "(and withdraw), record (letters); repeat for several. Default: read."),
+                  committee: list[str] = typer.Option(None, "--committee", help="A committee (slug) the key may act "
+                                                      "on; repeat for several. Default: every committee.")) -> None:
     """Create a key; it is printed once and stored only as a hash."""
     from jcbot.services import apikeys
 
     with refusals():
-        row, key = apikeys.create(context(), name, actor())
-    typer.echo(f"API key for {row.name} (send it in the X-API-Key header; it is not shown again):\n{key}")
+        row, key = apikeys.create(context(), name, actor(), scope or ("read",), committee or None)
+    where = ", ".join(apikeys.committees_of(row) or ("every committee",))
+    typer.echo(f"API key for {row.name}, scopes {', '.join(apikeys.scopes_of(row))} on {where} "
+               f"(send it in the X-API-Key header; it is not shown again):\n{key}")
 
 
 @apikey_app.command("list")
 def apikey_list() -> None:
-    """Every key: name, prefix, created, revoked."""
+    """Every key: name, prefix, scopes, committees, created, revoked."""
     from jcbot.services import apikeys
 
-    rows = [[k.name, k.prefix + "...", f"{k.created_at:%Y-%m-%d}", k.created_by,
+    rows = [[k.name, k.prefix + "...", k.scopes, k.committees or "all", f"{k.created_at:%Y-%m-%d}", k.created_by,
              f"{k.revoked_at:%Y-%m-%d}" if k.revoked_at else None] for k in apikeys.all_keys(context())]
-    typer.echo(table(rows, ["name", "key", "created", "by", "revoked"]) if rows else "no API keys")
+    typer.echo(table(rows, ["name", "key", "scopes", "committees", "created", "by", "revoked"])
+               if rows else "no API keys")
 
 
 @apikey_app.command("revoke")

@@ -1,4 +1,4 @@
-"""Tables of the web side: sign-in links, dashboard sessions, API keys.
+"""Tables of the web side: sign-in links, dashboard sessions, API keys and their idempotency records.
 
 Only hashes of the secrets are stored (SHA-256 of a high-entropy random value), so a
 copy of the database does not let anyone sign in or call the API.
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column
+from sqlalchemy import Column, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from jcbot.store.db import UTCDateTime
@@ -52,3 +52,22 @@ class ApiKey(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_instant())
     created_by: str = Field(max_length=200)
     revoked_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+    # What the key may do, space-separated (read, draft, distribute, record): keys made
+    # before scopes existed keep read, on every committee.
+    scopes: str = Field(default="read", sa_column=Column(String(64), nullable=False, server_default="read"))
+    # The committees' slugs it may act on, space-separated; None: every committee.
+    committees: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class ApiIdempotency(SQLModel, table=True):
+    """A POST made with an Idempotency-Key: its request's hash and, once done, the answer a retry gets again."""
+
+    __tablename__ = "api_idempotency"
+    __table_args__ = (UniqueConstraint("api_key_id", "key", name="uq_api_idempotency_api_key_id_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    api_key_id: int = Field(foreign_key="api_key.id")
+    key: str = Field(max_length=255)
+    request_hash: str = Field(max_length=64)
+    status: int | None = None  # None while the first request is still being answered
+    response: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(sa_column=_instant())

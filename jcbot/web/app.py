@@ -45,4 +45,6 @@ def create_app(ctx: ServiceContext) -> FastAPI:
         r = module.router(ctx)
         if r is not None:
             app.include_router(r)
+            if hasattr(module, "install"):
+                module.install(app)  # app-wide parts of a router (the API's problem details)
     return app

@@ -76,7 +76,9 @@ async def test_unknown_things_and_bad_filters(ctx, client, key):
 async def test_openapi_describes_only_the_api(client):
     spec = (await client.get("/api/v1/openapi.json")).json()
     assert set(spec["paths"]) == {"/api/v1/committees", "/api/v1/committees/{slug}", "/api/v1/proposals",
-                                  "/api/v1/proposals/{ref}", "/api/v1/decisions", "/api/v1/decisions/{number}"}
+                                  "/api/v1/proposals/{ref}", "/api/v1/decisions", "/api/v1/decisions/{number}",
+                                  "/api/v1/proposals/{ref}/distribute", "/api/v1/proposals/{ref}/withdraw",
+                                  "/api/v1/proposals/{ref}/letters"}
     assert spec["components"]["securitySchemes"]["APIKeyHeader"] == {
         "type": "apiKey", "in": "header", "name": "X-API-Key",
         "description": "The integration's key, from `jcbot apikey create NAME`."}
@@ -113,6 +115,15 @@ def test_apikey_cli(db_url, engine, tmp_path, monkeypatch):
         listed = run.invoke(app, ["apikey", "list"])
         assert "registry-sync" in listed.output and key[:12] + "..." in listed.output and key not in listed.output
         assert run.invoke(app, ["apikey", "revoke", "registry-sync"]).exit_code == 0
+        scoped = run.invoke(app, ["apikey", "create", "drafts", "--scope", "draft", "--scope", "distribute"])
+        assert scoped.exit_code == 0 and "scopes draft, distribute on every committee" in scoped.output
+        with session_scope(engine) as s:
+            row = apikeys.check(s, scoped.output.strip().splitlines()[-1])
+            assert (row.scopes, row.committees) == ("draft distribute", None)
+        wrong = run.invoke(app, ["apikey", "create", "other", "--scope", "admin"])
+        assert wrong.exit_code == 2 and "scope 'admin'" in wrong.stderr
+        nowhere = run.invoke(app, ["apikey", "create", "other", "--scope", "draft", "--committee", "nowhere"])
+        assert nowhere.exit_code == 2 and "no committee 'nowhere'" in nowhere.stderr
         with session_scope(engine) as s:
             assert apikeys.check(s, key) is None
     finally:
