@@ -46,10 +46,14 @@ class Scheduler:
         # The job bodies running now, and the dispatch passes a tick started: a stop waits for them.
         self._running: set[asyncio.Task] = set()
         self._spawned: set[asyncio.Task] = set()
+        # wake(): the loop to hand the wake-up to, and whether a woken pass is already waiting to run.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._woken = False
 
     def start(self, lead: bool = True) -> None:
         """Start the dispatcher's job, and the leader's jobs unless a Leadership hands them over later."""
         s = self.ctx.settings
+        self._loop = asyncio.get_running_loop()
         # At once: a restarted process takes back its claims and resumes delivery without waiting.
         self.aps.add_job(self.dispatch, "interval", seconds=s.dispatch_interval, id="dispatch",
                          next_run_time=self.ctx.clock.now())
@@ -116,6 +120,23 @@ class Scheduler:
         finally:
             self._running.discard(task)
 
+    def wake(self) -> None:
+        """Dispatch now: something was enqueued and committed (ServiceContext.on_enqueued; any thread)."""
+        loop = self._loop
+        if loop is None or loop.is_closed() or self._stopping:
+            return
+        try:
+            loop.call_soon_threadsafe(self._wake)
+        except RuntimeError:  # the loop closed meanwhile (stopping)
+            pass
+
+    def _wake(self) -> None:
+        # One woken pass waiting is enough: it claims whatever was enqueued before it starts.
+        if self._woken or self._stopping:
+            return
+        self._woken = True
+        self._dispatch_soon()
+
     def _dispatch_soon(self) -> None:
         task = asyncio.get_running_loop().create_task(self.dispatch())
         self._spawned.add(task)
@@ -171,6 +192,7 @@ class Scheduler:
         if self._stopping:
             return
         async with self._job("outbox.dispatch"), self._dispatch_lock:
+            self._woken = False  # what is enqueued from here on wakes another pass
             try:
                 n = await self.dispatcher.drain()
                 if n:

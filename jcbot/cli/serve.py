@@ -81,6 +81,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         async def poll() -> int:
             return await poll_once(ctx)
     scheduler = Scheduler(ctx, dispatcher, poll)
+    # Notices committed in this process go out at once (JCBOT_DISPATCH_INTERVAL is for retries and other replicas).
+    ctx.on_enqueued = scheduler.wake
     # Replicas on one PostgreSQL: only the leader sweeps, keeps the alarm, reminds and polls IMAP.
     leadership = leadership_for(ctx.engine, retry_s=settings.leader_interval)
     web = create_app(ctx)
@@ -107,6 +109,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     log.info("event=serve.stopping")
     server.should_exit = True
     await scheduler.shutdown()
+    await dispatcher.close()  # QUIT on the idle SMTP connections
     if listener is not None:
         await asyncio.to_thread(listener.stop)
     stop.set()

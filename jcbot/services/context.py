@@ -22,45 +22,19 @@ from sqlmodel import Session
 from jcbot.clock import Clock
 from jcbot.settings import Settings
 from jcbot.store import audit, outbox
+from jcbot.services import outgoing
+from jcbot.services.outgoing import Notice, Recipient
 from jcbot.services.roster_log import SESSION_KEY as ROSTERS
 from jcbot.services.roster_log import RosterCache
 from jcbot.store.db import read_scope, session_scope
 
+__all__ = ["Notice", "Recipient", "Rendered", "Renderer", "ServiceContext", "ServiceError", "Tx"]
 T = TypeVar("T")
 DEFAULT_DB_THREADS = 8
 
 
 class ServiceError(ValueError):
     """A request a service refuses (not found, wrong state...); nothing was changed."""
-
-
-@dataclass(frozen=True)
-class Recipient:
-    """Someone a notice goes to, with the addresses the channels need."""
-
-    handle: str
-    name: str
-    member_id: int | None = None
-    email: str | None = None
-    slack_user_id: str | None = None
-    timezone: str | None = None
-
-
-@dataclass(frozen=True)
-class Notice:
-    """A message a change causes, before any channel shapes it.
-
-    `key` makes it idempotent: the same notice enqueued twice is sent once.
-    `data` holds plain values only (text, numbers, ISO instants, lists, dicts).
-    """
-
-    kind: str  # distribution, confirmation, escalation, adoption, withdrawal, reminder, refusal...
-    key: str
-    recipient: Recipient
-    data: dict[str, Any]
-    committee_id: int | None = None
-    proposal_id: int | None = None
-    channels: tuple[str, ...] = ("email", "slack")
 
 
 @dataclass(frozen=True)
@@ -73,7 +47,10 @@ class Rendered:
 
 
 class Renderer(Protocol):
-    """Turns a notice into outbox rows for one channel (none if the recipient has no address there)."""
+    """Turns a notice into the message(s) of one channel, at send time (none if it cannot reach the recipient).
+
+    In the context, the renderers name the channels notices are enqueued for.
+    """
 
     channel: str
 
@@ -91,6 +68,9 @@ class ServiceContext:
     renderers: list[Renderer] = field(default_factory=list)
     # Replayed rosters, shared by every unit of work of this context (see roster_log).
     rosters: RosterCache = field(default_factory=RosterCache, repr=False)
+    # Called (from any thread) after a transaction that enqueued notices commits: `serve`
+    # wakes its dispatcher with it, so notices go out at once, not at the next interval.
+    on_enqueued: Callable[[], None] | None = field(default=None, repr=False)
     _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
     _pool_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -107,9 +87,12 @@ class ServiceContext:
         with session_scope(self.engine) as session:
             session.info[ROSTERS] = (self.rosters, replayed)
             session.connection()  # begin now: the clock is read after the lock, never before
-            yield Tx(session, self.clock.now(), actor, self)
+            tx = Tx(session, self.clock.now(), actor, self)
+            yield tx
         # Committed: rosters replayed here (perhaps with this transaction's own change) are now facts.
         self.rosters.put_all(replayed)
+        if tx.enqueued and self.on_enqueued is not None:
+            self.on_enqueued()  # after the commit: a dispatcher woken before it would find nothing
 
     @contextmanager
     def read(self, actor: str = "reader") -> Iterator[Tx]:
@@ -157,6 +140,7 @@ class Tx:
     actor: str
     ctx: ServiceContext
     read_only: bool = False
+    enqueued: int = 0  # outbox rows this unit of work wrote
 
     def after_lock(self) -> datetime:
         """Read the clock again now that a lock is held; returns the new instant.
@@ -177,25 +161,24 @@ class Tx:
                             subject=subject, data=data, committee_id=committee_id)
 
     def notify(self, notice: Notice) -> int:
-        """Enqueue a notice on every channel that can reach its recipient; returns rows enqueued."""
+        """Enqueue a notice, as data, on every channel that can reach its recipient; returns rows enqueued."""
         if self.read_only:
             raise RuntimeError(f"{notice.kind}: a read-only unit of work cannot send anything")
-        count = 0
-        for renderer in self.ctx.renderers:
-            if renderer.channel not in notice.channels:
-                continue
-            if outbox.exists(self.session, f"{renderer.channel}:{notice.key}"):
-                continue  # already enqueued (a second sweep, a retried request): rendering would be wasted
-            for row in renderer.render(notice):
-                outbox.enqueue(
-                    self.session, now=self.now, channel=row.channel, kind=notice.kind,
-                    recipient=row.recipient, dedupe_key=f"{row.channel}:{notice.key}",
-                    payload=row.payload, committee_id=notice.committee_id, proposal_id=notice.proposal_id,
-                )
-                count += 1
+        # No rendering here (STYLE habit 13): each channel renders the notice when it sends it.
+        rows = [(r.channel, to) for r in self.ctx.renderers if r.channel in notice.channels
+                if (to := outgoing.address(r.channel, notice, self.ctx.settings))]
+        if not rows:
+            return 0
+        payload = outgoing.to_payload(notice)
+        count = outbox.enqueue_many(self.session, [
+            dict(now=self.now, channel=channel, kind=notice.kind, recipient=to, dedupe_key=f"{channel}:{notice.key}",
+                 payload=payload, committee_id=notice.committee_id, proposal_id=notice.proposal_id)
+            for channel, to in rows])
+        self.enqueued += count
         return count
 
     def pending_notice(self, notice: Notice) -> bool:
-        """Whether some configured channel has not enqueued this notice yet."""
+        """Whether some channel that can reach the recipient has not enqueued this notice yet."""
         return any(not outbox.exists(self.session, f"{r.channel}:{notice.key}")
-                   for r in self.ctx.renderers if r.channel in notice.channels)
+                   for r in self.ctx.renderers
+                   if r.channel in notice.channels and outgoing.address(r.channel, notice, self.ctx.settings))

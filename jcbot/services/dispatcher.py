@@ -117,6 +117,16 @@ class Dispatcher:
             log.info("event=outbox.taken_back worker=%s messages=%d", self.worker, n)
         return n
 
+    async def close(self) -> None:
+        """Close what the senders keep open (the SMTP connections); after a stop."""
+        for sender in self.senders.values():
+            close = getattr(sender, "close", None)
+            if close is not None:
+                try:
+                    await close()
+                except Exception as error:  # a stop goes on regardless
+                    log.warning("outbox: closing a sender failed: %s", error)
+
     async def run_once(self) -> int:
         """Claim the due messages, send them, record each outcome; return how many."""
         if self._stopping:

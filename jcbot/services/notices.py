@@ -9,14 +9,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from jcbot.services.context import Notice, Recipient
+from jcbot.services.outgoing import ANNOUNCE
 from jcbot.store.models import Decision
 
 if TYPE_CHECKING:
     from jcbot.services.evaluation import Facts
 
 __all__ = ["Recipient", "proposal_notice", "announcement", "decision_data", "proposal_data"]
-
-ANNOUNCE = "#committee"  # the recipient handle of a post in the committee's Slack channel
 
 
 def _iso(at: datetime | None) -> str | None:

@@ -93,28 +93,48 @@ def backoff(attempt: int) -> timedelta:
     return min(FIRST_RETRY * 2 ** min(max(attempt, 1) - 1, 16), MAX_RETRY)
 
 
-def enqueue(
-    session: Session, *, now: datetime, channel: str, kind: str, recipient: str,
-    dedupe_key: str, payload: dict, committee_id: int | None = None,
-    proposal_id: int | None = None,
-) -> OutboxMessage:
-    """Record a message to send, once per dedupe_key, in the caller's transaction."""
+def _row(*, now: datetime, channel: str, kind: str, recipient: str, dedupe_key: str, payload: dict,
+         committee_id: int | None = None, proposal_id: int | None = None) -> dict[str, Any]:
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}: expected one of {', '.join(CHANNELS)}")
-    values = dict(
+    return dict(
         created_at=require_aware(now), channel=channel, kind=kind, recipient=recipient,
         dedupe_key=dedupe_key, payload=payload, committee_id=committee_id,
         proposal_id=proposal_id, status="pending", attempts=0, next_attempt_at=now,
     )
+
+
+def _insert(session: Session, rows: list[dict[str, Any]], returning: bool = False):
     dialect = session.get_bind().dialect.name
     insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}.get(dialect)
     if insert is None:
         raise NotImplementedError(f"the outbox supports SQLite and PostgreSQL, not {dialect}")
     # ON CONFLICT DO NOTHING rather than select-then-insert: two transactions
     # enqueuing the same key at once must not fail, and the first one wins.
-    session.execute(
-        insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    )
+    statement = insert(OutboxMessage).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    return session.execute(statement.returning(OutboxMessage.id) if returning else statement)
+
+
+def enqueue_many(session: Session, messages: list[dict[str, Any]]) -> int:
+    """Record messages to send (keyword sets as `enqueue` takes), each once per dedupe_key, in one statement.
+
+    Returns how many were new. Nothing is read back: the transaction that causes a
+    notice only writes it (a key already queued is simply skipped).
+    """
+    if not messages:
+        return 0
+    # RETURNING the ids of the new rows: rowcount of a multi-row insert is not reliable across drivers.
+    return len(_insert(session, [_row(**m) for m in messages], returning=True).all())
+
+
+def enqueue(
+    session: Session, *, now: datetime, channel: str, kind: str, recipient: str,
+    dedupe_key: str, payload: dict, committee_id: int | None = None,
+    proposal_id: int | None = None,
+) -> OutboxMessage:
+    """Record a message to send, once per dedupe_key, in the caller's transaction, and read it back."""
+    _insert(session, [_row(now=now, channel=channel, kind=kind, recipient=recipient, dedupe_key=dedupe_key,
+                           payload=payload, committee_id=committee_id, proposal_id=proposal_id)])
     query = select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key)
     return session.scalars(query.execution_options(populate_existing=True)).one()
 

@@ -43,6 +43,7 @@ class _Recorder:
     messages: list[ReceivedMessage] = field(default_factory=list)
     refusals: list[_Refusal] = field(default_factory=list)
     attempts: int = 0  # DATA commands seen, accepted or refused
+    sessions: list = field(default_factory=list)  # one per SMTP connection that sent MAIL
     lock: threading.Condition = field(default_factory=threading.Condition)
 
     def refusal(self, stage: str) -> str | None:
@@ -55,6 +56,9 @@ class _Recorder:
 
     # aiosmtpd handler hooks; they run on the controller's own thread and loop.
     async def handle_MAIL(self, server, session: Session, envelope: Envelope, address: str, options):
+        with self.lock:
+            if not any(s is session for s in self.sessions):
+                self.sessions.append(session)
         if reply := self.refusal("MAIL"):
             return reply
         envelope.mail_from = address
@@ -126,6 +130,12 @@ class SMTPServer:
             return list(self._rec.messages)
 
     @property
+    def connections(self) -> int:
+        """How many SMTP connections sent at least one MAIL command."""
+        with self._rec.lock:
+            return len(self._rec.sessions)
+
+    @property
     def attempts(self) -> int:
         """How many DATA commands arrived, accepted or refused."""
         return self._rec.attempts
@@ -147,6 +157,7 @@ class SMTPServer:
             self._rec.messages.clear()
             self._rec.refusals.clear()
             self._rec.attempts = 0
+            self._rec.sessions.clear()
 
     def wait_for(self, n: int, timeout: float = 5.0) -> list[ReceivedMessage]:
         """Block until at least n messages were accepted; return them. AssertionError on timeout."""

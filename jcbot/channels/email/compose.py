@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import logging
 import re
+import asyncio
 from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -23,10 +24,12 @@ from jinja2 import ChainableUndefined, Environment, FileSystemLoader, StrictUnde
 from jcbot.channels.email.parse import accepted_forms_text
 from jcbot.channels.email.tokens import make_token, reply_address
 from jcbot.resources import templates_dir
+from jcbot.services import outgoing
 from jcbot.services.context import Notice, Rendered
 from jcbot.secret import app_secret
+from jcbot.services.dispatcher import PermanentFailure
 from jcbot.settings import Settings
-from jcbot.store.outbox import email_payload
+from jcbot.store.outbox import Outgoing, email_payload
 
 log = logging.getLogger(__name__)
 
@@ -150,12 +153,24 @@ class EmailRenderer:
 
     def render(self, notice: Notice) -> list[Rendered]:
         """One email for the notice's recipient, or nothing if they have no email address."""
-        to = notice.recipient.email
+        to = outgoing.address("email", notice, self.settings)
         if not to:
             return []
         message = self.compose(notice)
         text = message.as_string(policy=WIRE)
         return [Rendered("email", to, email_payload(text, mail_from=self.mail_from, rcpt_to=[to]))]
+
+    def for_outbox(self, message: Outgoing) -> dict[str, Any] | None:
+        """What to send for an outbox message: {message, mail_from, rcpt_to}, or None if it reaches no one.
+
+        Rendered now from the notice it holds (the Message-ID comes from the notice key,
+        so a render after a crash gives the same id). A message queued by a jcbot that
+        rendered inside the transaction already holds that shape and is sent as stored.
+        """
+        if not outgoing.is_notice(message.payload):
+            return message.payload
+        rendered = self.render(outgoing.from_payload(message.payload))
+        return rendered[0].payload if rendered else None
 
     def _answer_to(self, notice: Notice) -> str | None:
         p, r = notice.data.get("proposal"), notice.recipient
@@ -264,3 +279,20 @@ class EmailRenderer:
         if refs:
             msg["In-Reply-To"] = refs[-1]
             msg["References"] = " ".join(refs)
+
+
+async def rendered(renderer: EmailRenderer | None, message: Outgoing) -> dict[str, Any]:
+    """The {message, mail_from, rcpt_to} to send for an email outbox message; PermanentFailure if none."""
+    if message.channel != "email":
+        raise PermanentFailure(f"outbox message {message.id} is not an email")
+    if renderer is None:
+        if outgoing.is_notice(message.payload):
+            raise PermanentFailure(f"outbox message {message.id} holds a notice and this sender has no renderer")
+        payload = message.payload
+    else:
+        # Jinja and MIME take milliseconds: off the event loop, which also answers Slack and HTTP.
+        payload = await asyncio.to_thread(renderer.for_outbox, message)
+    if payload is None:
+        raise PermanentFailure(f"outbox message {message.id}: the {message.kind} notice reaches no email address "
+                               "now (the recipient has none); nothing was sent")
+    return payload

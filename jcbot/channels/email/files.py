@@ -8,6 +8,7 @@ import tempfile
 from email.utils import parseaddr
 from pathlib import Path
 
+from jcbot.channels.email.compose import EmailRenderer, rendered
 from jcbot.channels.email.headers import with_date
 from jcbot.services.dispatcher import PermanentFailure
 from jcbot.store.db import storage_dir
@@ -19,8 +20,10 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9@._+-]+")
 class FileMailSender:
     """Writes each outgoing email as `<outbox id>-<recipient>.eml` in a folder."""
 
-    def __init__(self, directory: str | os.PathLike | None = None) -> None:
+    def __init__(self, directory: str | os.PathLike | None = None, renderer: EmailRenderer | None = None) -> None:
         self.directory = Path(directory) if directory is not None else storage_dir() / "mail"
+        # Renders notice payloads at send time; without one, only already rendered messages can be written.
+        self.renderer = renderer
 
     def path_for(self, message: Outgoing) -> Path:
         """Where `message` is (or will be) written."""
@@ -31,9 +34,9 @@ class FileMailSender:
         return self.directory / f"{message.id}-{safe}.eml"
 
     async def send(self, message: Outgoing) -> None:
-        """Write the message's RFC 822 text to its file."""
-        text = message.payload.get("message")
-        if message.channel != "email" or not isinstance(text, str):
+        """Render the message and write its RFC 822 text to its file."""
+        text = (await rendered(self.renderer, message)).get("message")
+        if not isinstance(text, str):
             raise PermanentFailure(
                 f"outbox message {message.id} is not an email with a 'message' text payload"
             )

@@ -1,13 +1,13 @@
-"""Notices shaped as Slack Web API calls for the outbox (the Renderer of the slack channel)."""
+"""Notices shaped as Slack Web API calls, at send time (the Renderer of the slack channel)."""
 from __future__ import annotations
 
 from jcbot.channels.slack import blocks
+from jcbot.services import outgoing
 from jcbot.services.context import Notice, Rendered
+from jcbot.services.outgoing import ANNOUNCE
+from jcbot.services.outgoing import SLACK_OUTCOMES as OUTCOMES
 from jcbot.settings import Settings
-from jcbot.store.outbox import slack_payload
-
-ANNOUNCE = "#committee"  # jcbot.services.notices.ANNOUNCE
-OUTCOMES = ("adoption", "withdrawn", "referred", "lapse")
+from jcbot.store.outbox import Outgoing, slack_payload
 
 
 def proposal_link(settings: Settings, ref: str) -> str | None:
@@ -26,6 +26,8 @@ class SlackRenderer:
 
     def render(self, notice: Notice) -> list[Rendered]:
         """The Web API call(s) for one notice; none if it cannot reach anyone on Slack."""
+        if not outgoing.address("slack", notice, self.settings):
+            return []
         if notice.recipient.handle == ANNOUNCE:
             return self._announce(notice)
         user = notice.recipient.slack_user_id
@@ -35,6 +37,16 @@ class SlackRenderer:
         text, body = shaped
         return [Rendered("slack", user, slack_payload("chat.postMessage", channel=user, text=text, blocks=body,
                                                       unfurl_links=False))]
+
+    def for_outbox(self, message: Outgoing) -> list[dict]:
+        """The Web API calls ({method, arguments}) to make for an outbox message, rendered now from its notice.
+
+        A message queued by a jcbot that rendered inside the transaction already holds
+        one call and is sent as stored. An empty list: the notice reaches no one now.
+        """
+        if not outgoing.is_notice(message.payload):
+            return [message.payload]
+        return [r.payload for r in self.render(outgoing.from_payload(message.payload))]
 
     def _shape(self, notice: Notice) -> tuple[str, list[dict]] | None:
         d, kind = notice.data, notice.kind
@@ -61,8 +73,8 @@ class SlackRenderer:
         return None  # a kind this channel does not carry (yet): the email still goes
 
     def _announce(self, notice: Notice) -> list[Rendered]:
-        where = self.settings.values.get("slack_channel")
-        if not where or notice.kind.removeprefix("announce_") not in OUTCOMES:
+        where = outgoing.address("slack", notice, self.settings)
+        if not where:
             return []
         text, body = blocks.outcome(notice.kind, notice.data)
         return [Rendered("slack", where, slack_payload("chat.postMessage", channel=where, text=text, blocks=body,

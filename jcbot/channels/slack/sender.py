@@ -8,6 +8,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from jcbot.channels.slack.compose import SlackRenderer
 from jcbot.services.dispatcher import PermanentFailure, TemporaryFailure
 from jcbot.settings import Settings
 from jcbot.store.outbox import Outgoing
@@ -54,17 +55,31 @@ def classify(error: SlackApiError) -> TemporaryFailure | PermanentFailure:
 
 
 class SlackSender:
-    """Calls the Web API method an outbox payload names, with its arguments."""
+    """Renders an outbox message (SlackRenderer) and makes the Web API call(s), failures classified."""
 
-    def __init__(self, settings: Settings, client: AsyncWebClient | None = None) -> None:
+    def __init__(self, settings: Settings, client: AsyncWebClient | None = None,
+                 renderer: SlackRenderer | None = None) -> None:
         if not settings.slack_bot_token:
             raise ValueError("JCBOT_SLACK_BOT_TOKEN is not set: Slack messages cannot be sent")
         self.client = client or AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+        self.renderer = renderer or SlackRenderer(settings)
+
+    def calls(self, message: Outgoing) -> list[dict]:
+        """The Web API calls of a message, rendered now; PermanentFailure if it reaches no one on Slack now."""
+        calls = self.renderer.for_outbox(message)
+        if not calls:
+            raise PermanentFailure(f"slack: the {message.kind} notice reaches no one on Slack now (no Slack user "
+                                   "id, or no JCBOT_SLACK_CHANNEL for a committee post); nothing was sent")
+        return calls
 
     async def send(self, message: Outgoing) -> None:
         """Deliver one message; raises TemporaryFailure or PermanentFailure."""
-        method = message.payload.get("method")
-        arguments = message.payload.get("arguments")
+        for call in self.calls(message):
+            await self._call(message, call)
+
+    async def _call(self, message: Outgoing, call: dict) -> None:
+        method = call.get("method")
+        arguments = call.get("arguments")
         if not method or not isinstance(arguments, dict):
             raise PermanentFailure("slack: the payload has no 'method' and 'arguments'")
         if method == "chat.postMessage" and "metadata" not in arguments:
@@ -78,10 +93,14 @@ class SlackSender:
 
     async def already_delivered(self, message: Outgoing) -> bool:
         """Whether an interrupted earlier post of `message` is in its conversation (by metadata)."""
-        arguments = message.payload.get("arguments")
+        try:
+            call = self.calls(message)[0]
+        except PermanentFailure:
+            return False  # nothing to post now: send() says why
+        arguments = call.get("arguments")
         channel = arguments.get("channel") if isinstance(arguments, dict) else None
         # Only a post can repeat; chat.update and the like land the same however often.
-        if message.payload.get("method") != "chat.postMessage" or not isinstance(channel, str) or not channel:
+        if call.get("method") != "chat.postMessage" or not isinstance(channel, str) or not channel:
             return False
         try:
             return await self._find(channel, message)

@@ -26,7 +26,7 @@ from jcbot.channels.email.compose import EmailRenderer, reply_secret
 from jcbot.channels.email.tokens import make_token, reply_address
 from jcbot.clock import ManualClock
 from jcbot.resources import rules_dir
-from jcbot.services import proposals, roster
+from jcbot.services import outgoing, proposals, roster
 from jcbot.services.context import ServiceContext
 from jcbot.settings import Settings, load_settings
 from jcbot.store.db import session_scope
@@ -88,7 +88,7 @@ class Committee:
             rows = list(s.exec(q if kind is None else q.where(OutboxMessage.kind == kind)))
             for row in rows:
                 s.expunge(row)
-            return rows
+            return as_sent(self.ctx, rows)
 
 
 def create_committee(ctx: ServiceContext, clock: ManualClock, slug: str = "japan-mongolia",
@@ -148,6 +148,16 @@ def reply(model: str, *, to: str, sender: str, message_id: str | None = None, in
     if in_reply_to:
         msg["In-Reply-To"] = msg["References"] = in_reply_to
     return msg.as_bytes(policy=default.clone(linesep="\r\n"))  # as on the wire
+
+
+def as_sent(ctx: ServiceContext, rows: list[OutboxMessage]) -> list[OutboxMessage]:
+    """Detached outbox rows with each notice rendered as the dispatcher sends it (payload = {message, ...})."""
+    [renderer] = [r for r in ctx.renderers if r.channel == "email"]
+    for row in rows:
+        if row.channel == "email" and outgoing.is_notice(row.payload):
+            [mail] = renderer.render(outgoing.from_payload(row.payload))
+            row.payload = mail.payload
+    return rows
 
 
 def parsed(row: OutboxMessage) -> EmailMessage:

@@ -32,7 +32,7 @@ from jcbot.store.db import session_scope
 from jcbot.store.models import AssertionRecord, Decision, Proposal, ProposalVersion
 from jcbot.store.outbox import OutboxMessage
 from support.at_once import TickingClock, queued_behind_proposal_lock
-from tests.integration.email.mailtest import T0, create_committee, distribute, make_settings, parsed, reply
+from tests.integration.email.mailtest import T0, as_sent, create_committee, distribute, make_settings, parsed, reply
 
 pytestmark = pytest.mark.slow
 
@@ -71,7 +71,7 @@ def outbox(ctx, proposal_id: int, kind: str) -> list[OutboxMessage]:
                                                        OutboxMessage.kind == kind).order_by(OutboxMessage.id)))
         for row in rows:
             s.expunge(row)
-        return rows
+        return as_sent(ctx, rows)
 
 
 def replies_to_distribution(ctx, proposal_id: int, round_: int) -> dict[str, tuple[str, bytes]]:

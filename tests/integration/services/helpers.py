@@ -1,14 +1,15 @@
 """Shared fixtures and helpers for the service tests: a context on a real database.
 
-Outbox rows are the truth about notices: a small recording renderer turns each notice
-into one row (recipient = the member's handle) so tests can read kind, recipient and key
-back from `outbox_message`.
+Outbox rows are the truth about notices: each holds the notice itself (rendering happens
+at dispatch), and `outbox()` reads them back with the notice as `payload` and the
+recipient's handle as `recipient`, so tests read kind, recipient, key and data.
 """
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import Engine, func, select, text
@@ -34,7 +35,7 @@ TABLES = ("committee", "member", "roster_change", "proposal", "proposal_version"
 
 
 class RecordingRenderer:
-    """A renderer for one channel: one outbox row per notice it can deliver, payload = the notice."""
+    """A stand-in renderer for one channel (the context enqueues notices for its channel; dispatch is not tested here)."""
 
     def __init__(self, channel: str) -> None:
         self.channel = channel
@@ -63,7 +64,9 @@ def variant(name: str, **replacements: str) -> str:
 
 
 def new_context(engine: Engine, clock, storage: Path, renderers=None) -> ServiceContext:
-    settings = load_settings(env={"JCBOT_STORAGE_DIR": str(storage)}, dotenv=None)
+    # A committee channel, so announcements reach Slack (jcbot.services.outgoing.address).
+    settings = load_settings(env={"JCBOT_STORAGE_DIR": str(storage), "JCBOT_SLACK_CHANNEL": "C0COMMITTEE"},
+                             dotenv=None)
     return ServiceContext(engine, clock, settings,
                           [RecordingRenderer("email"), RecordingRenderer("slack")] if renderers is None else renderers)
 
@@ -122,8 +125,8 @@ def counts(engine: Engine) -> dict[str, int]:
         return {t: s.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one() for t in TABLES}
 
 
-def outbox(engine: Engine, kind: str | None = None, channel: str | None = "email") -> list[OutboxMessage]:
-    """Outbox rows (of one kind and channel), oldest first."""
+def outbox_rows(engine: Engine, kind: str | None = None, channel: str | None = "email") -> list[OutboxMessage]:
+    """Outbox rows (of one kind and channel), oldest first, as stored."""
     q = select(OutboxMessage).order_by(OutboxMessage.id)
     if kind:
         q = q.where(OutboxMessage.kind == kind)
@@ -131,6 +134,16 @@ def outbox(engine: Engine, kind: str | None = None, channel: str | None = "email
         q = q.where(OutboxMessage.channel == channel)
     with session_scope(engine) as s:
         return list(s.scalars(q))
+
+
+def outbox(engine: Engine, kind: str | None = None, channel: str | None = "email") -> list[SimpleNamespace]:
+    """Outbox rows with `payload` = the notice (kind, key, recipient, data) and `recipient` = its handle."""
+    out = []
+    for row in outbox_rows(engine, kind, channel):
+        notice = row.payload["notice"]
+        out.append(SimpleNamespace(**{**row.model_dump(), "payload": notice,
+                                      "recipient": notice["recipient"]["handle"], "address": row.recipient}))
+    return out
 
 
 def recipients(engine: Engine, kind: str, channel: str = "email") -> list[str]:

@@ -12,10 +12,11 @@ from zoneinfo import ZoneInfo
 
 from jcbot.channels.email.compose import EmailRenderer
 from jcbot.channels.slack.compose import SlackRenderer
+from jcbot.services import outgoing
 from jcbot.services.assertions import record_assertion
 from jcbot.settings import load_settings
 
-from .helpers import MN_DEADLINE, committee, distributed, new_context, outbox
+from .helpers import MN_DEADLINE, committee, distributed, new_context, outbox_rows
 from .helpers import clock, engine  # noqa: F401 - fixtures
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -28,8 +29,11 @@ def _context(engine, clock, tmp_path):
     return new_context(engine, clock, tmp_path, [EmailRenderer(settings), SlackRenderer(settings)])
 
 
-def _escalations(engine, channel: str) -> str:
-    return "\n".join(str(m.payload) for m in outbox(engine, "escalation", channel))
+def _escalations(ctx, channel: str) -> str:
+    """What the escalations say on `channel`, rendered as the dispatcher renders them."""
+    [renderer] = [r for r in ctx.renderers if r.channel == channel]
+    return "\n".join(str(r.payload) for m in outbox_rows(ctx.engine, "escalation", channel)
+                     for r in renderer.render(outgoing.from_payload(m.payload)))
 
 
 def test_a_negative_on_the_last_evening_in_tokyo_is_shown_within_the_period(engine, clock, tmp_path):
@@ -42,7 +46,7 @@ def test_a_negative_on_the_last_evening_in_tokyo_is_shown_within_the_period(engi
     done = record_assertion(ctx, ref, "suzuki", "negative", channel="email", opinion="Not yet.", at=received,
                             evidence_key="<late-evening@jc.example>", actor="email:suzuki")
     assert done.verdict.counting_negatives == ("suzuki",)
-    slack, email = _escalations(engine, "slack"), _escalations(engine, "email")
+    slack, email = _escalations(ctx, "slack"), _escalations(ctx, "email")
     assert "within the period" in slack and "after the period" not in slack
     assert "within the period" in email and "after the deadline" not in email
 
@@ -55,6 +59,6 @@ def test_a_negative_after_the_deadline_is_shown_after_the_period(engine, clock, 
     late = datetime(2026, 3, 24, 1, 30, tzinfo=TOKYO)  # 16:30 UTC: after the deadline
     record_assertion(ctx, ref, "suzuki", "negative", channel="email", opinion="Not yet.", at=late,
                      evidence_key="<too-late@jc.example>", actor="email:suzuki")
-    slack, email = _escalations(engine, "slack"), _escalations(engine, "email")
+    slack, email = _escalations(ctx, "slack"), _escalations(ctx, "email")
     assert "after the period" in slack and "within the period" not in slack
     assert "after the deadline" in email and "within the period" not in email

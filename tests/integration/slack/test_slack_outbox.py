@@ -8,7 +8,7 @@ from sqlmodel import select
 
 from jcbot.channels.slack.compose import SlackRenderer
 from jcbot.channels.slack.sender import SlackSender
-from jcbot.services import assertions, proposals
+from jcbot.services import assertions, outgoing, proposals
 from jcbot.services.context import Notice, Recipient
 from jcbot.services.dispatcher import PermanentFailure, TemporaryFailure
 from jcbot.store.outbox import OutboxMessage, Outgoing, slack_payload
@@ -87,10 +87,13 @@ def test_a_long_text_is_shortened_with_a_link(ctx, ref):
         row = tx.session.exec(select(OutboxMessage).where(OutboxMessage.recipient == SLACK["sato"],
                                                          OutboxMessage.kind == "distribution")
                               .order_by(OutboxMessage.id.desc())).first()
-    text = all_text(row.payload["arguments"]["blocks"])
+    # The outbox holds the notice; the blocks are what the sender renders from it.
+    [call] = SlackRenderer(ctx.settings).render(outgoing.from_payload(row.payload))
+    blocks = call.payload["arguments"]["blocks"]
+    text = all_text(blocks)
     assert f"<http://127.0.0.1:8080/answer/{ref}|Read the full text>" in text
     assert f"<http://127.0.0.1:8080/answer/{ref}|Read it and answer on the web>" in text
-    assert all(len(b.get("text", {}).get("text", "")) <= 3000 for b in row.payload["arguments"]["blocks"])
+    assert all(len(b.get("text", {}).get("text", "")) <= 3000 for b in blocks)
 
 
 async def test_reminders_and_the_digest_reach_slack(ctx, ref, fake_slack):

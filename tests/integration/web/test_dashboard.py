@@ -152,7 +152,7 @@ async def test_the_secretariat_acts_on_behalf_but_cannot_leave_open(ctx, client,
 async def test_outbox_problems_and_calendar_duties(ctx, client, engine):
     objected(ctx)
     with session_scope(engine) as s:
-        msg = s.scalars(select(outbox.OutboxMessage).where(outbox.OutboxMessage.recipient == "sato")).first()
+        msg = s.scalars(select(outbox.OutboxMessage).where(outbox.OutboxMessage.recipient == "sato@japan-mongolia.example")).first()
         outbox.mark_failed(s, msg.id, now=ctx.clock.now(), reason="550 5.1.1 <sato@x>: mailbox unknown")
     add_secretariat(engine, "Alice", "alice@gec.example")  # of every committee
     # The co-chairs were elected at T0 - 7 days (23:30 UTC, 07:30 next day in Ulaanbaatar) for one

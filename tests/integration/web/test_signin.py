@@ -34,7 +34,7 @@ async def test_the_whole_flow_ends_on_the_dashboard_with_a_safe_cookie(ctx, clie
     with session_scope(engine) as s:
         row = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "signin")).one()
         token = s.scalars(select(SigninToken)).one()
-    assert (row.channel, row.recipient) == ("email", "tanaka")
+    assert (row.channel, row.recipient) == ("email", "tanaka@japan-mongolia.example")
     assert link.rsplit("/", 1)[1] not in token.token_hash  # only a hash is stored
     assert token.expires_at - token.created_at == timedelta(minutes=15)
     path = link.removeprefix(BASE)
