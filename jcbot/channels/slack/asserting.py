@@ -10,7 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from jcbot.channels.slack import blocks, modals
 from jcbot.channels.slack.commands import publish_home
 from jcbot.channels.slack.compose import proposal_link
-from jcbot.channels.slack.people import call, place_of, refused, tell, who
+from jcbot.channels.slack.people import call, own_dm, place_of, refused, tell, who
 from jcbot.core.errors import ProcedureError
 from jcbot.services.intake import slack as slack_intake
 from jcbot.services.intake.rules import as_error
@@ -104,6 +104,10 @@ class Asserting:
             return
         assert out.case is not None and out.case.committee is not None
         at, tz = out.case.when, seat.timezone or out.case.committee.timezone
+        if place.get("channel") != await own_dm(client, user):
+            # The payload names a message outside this member's DM with jcbot: recorded, said to them alone.
+            await tell(client, user, {}, f"{ref}: your position is {position}, recorded {blocks.when(at, tz)}.")
+            return
         if shown is None:  # from the modal: the message's blocks are not in the payload; draw them again
             shown = blocks.distribution(proposal_data(await call(show, self.ctx, ref), tz),
                                         proposal_link(self.ctx.settings, ref))

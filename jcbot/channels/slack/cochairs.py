@@ -6,7 +6,7 @@ import json
 from slack_sdk.web.async_client import AsyncWebClient
 
 from jcbot.channels.slack import blocks, modals
-from jcbot.channels.slack.people import call, place_of, refused, tell, who
+from jcbot.channels.slack.people import call, own_dm, place_of, refused, tell, who
 from jcbot.core.errors import ProcedureError
 from jcbot.services import proposals
 from jcbot.services.context import ServiceContext, ServiceError
@@ -68,11 +68,12 @@ class CoChairs:
             return
         done = f"{ref} {DONE[verb]} by {seat.name} at {blocks.when(self.ctx.clock.now(), seat.timezone)}."
         shown = (body.get("message") or {}).get("blocks")
-        if place.get("type") == "message" and shown:
+        own = place.get("type") == "message" and place.get("channel") == await own_dm(client, user)
+        if own and shown:
             await client.chat_update(channel=place["channel"], ts=place["ts"], text=done,
                                      blocks=blocks.cochair_done(shown, done))
-        else:
-            await tell(client, user, place, done)
+        else:  # a message outside their DM with jcbot is not theirs to change
+            await tell(client, user, place if own or place.get("type") != "message" else {}, done)
 
     async def submit_revision(self, body: dict, view: dict, client: AsyncWebClient) -> None:
         """The revision modal: a new version, distributed at once."""

@@ -37,6 +37,26 @@ async def who(ctx: ServiceContext, client: AsyncWebClient, user_id: str, committ
     return await call(identify, ctx, user_id, email) if email else found
 
 
+# Each user's DM with jcbot, as conversations.open names it: a click may change a message
+# only there (a payload naming another member's DM must not rewrite it).
+_DMS: dict[str, str] = {}
+
+
+async def own_dm(client: AsyncWebClient, user_id: str) -> str | None:
+    """The id of the user's DM with jcbot (asked once, then cached), or None if Slack cannot say now."""
+    if user_id not in _DMS:
+        try:
+            opened = await client.conversations_open(users=user_id)
+        except SlackApiError as error:
+            log.warning("slack: conversations.open %s: %s", user_id, error.response.get("error"))
+            return None
+        channel = (opened.get("channel") or {}).get("id")
+        if not isinstance(channel, str):
+            return None
+        _DMS[user_id] = channel
+    return _DMS[user_id]
+
+
 def refused(error: Exception, outcome: str = "Nothing was recorded.") -> str:
     """A service's refusal as one answer: what was wrong, then that nothing changed."""
     return f"{str(error).rstrip('.')}. {outcome}"
