@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -10,12 +11,27 @@ from pathlib import Path
 
 import typer
 
+from jcbot.channels.email.limits import bound
 from jcbot.channels.email.parse import ReplyReading, read_reply
 from jcbot.channels.email.received import Dating, received_instant
 from jcbot.channels.email.tokens import TokenError, unverified_claims
 from jcbot.clock import SystemClock
+from jcbot.settings import SETTINGS
 
 app = typer.Typer(help="Email intake.", no_args_is_help=True)
+
+
+def _limits() -> dict[str, int]:
+    # The intake's limits: the defaults, or JCBOT_INBOUND_MAX_* when set (no other setting is needed here).
+    by_name = {x.name: x for x in SETTINGS}
+    out = {}
+    for key, name in (("header", "JCBOT_INBOUND_MAX_HEADER_BYTES"), ("body", "JCBOT_INBOUND_MAX_BODY_BYTES")):
+        setting = by_name[name]
+        try:
+            out[key] = setting.parse(os.environ.get(name) or setting.default or "")
+        except ValueError:
+            out[key] = setting.parse(setting.default or "")
+    return out
 
 
 def _token_views(reading: ReplyReading) -> list[dict]:
@@ -85,7 +101,13 @@ def parse(
     if not raw.strip():
         typer.echo(f"error: {file} is empty, not an email message", err=True)
         raise typer.Exit(2)
-    msg = message_from_bytes(raw, _class=EmailMessage, policy=default)
+    # Read as the intake reads it: the same limits (a huge header is not parsed at all).
+    settings = _limits()
+    bounded = bound(raw, settings["header"], settings["body"])
+    if bounded.problem is not None:
+        typer.echo(f"error: {file}: {bounded.problem}; jcbot ignores such a message unread", err=True)
+        raise typer.Exit(2)
+    msg = message_from_bytes(bounded.raw, _class=EmailMessage, policy=default)
     reading = read_reply(msg, reply_local=local)
     tokens = _token_views(reading)
     # Before the listener's checks of the proposal: a date before its distribution would still fall back.

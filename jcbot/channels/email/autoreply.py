@@ -11,9 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
-from email.utils import parseaddr
-
-from jcbot.channels.email.headers import header_value
+from jcbot.channels.email.headers import addresses, header_value, header_values
 
 
 @dataclass(frozen=True)
@@ -65,9 +63,9 @@ _DAEMONS = ("mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon", "norep
 
 def _daemon_sender(msg: Message) -> str | None:
     # An empty Return-Path (<>) is how MTAs mark bounces and other automatic mail.
-    if "Return-Path" in msg and parseaddr(_header(msg, "Return-Path"))[1] == "":
+    if "Return-Path" in msg and not any(addresses(header_values(msg, "Return-Path"))[:1]):
         return "empty Return-Path <>"
-    sender = parseaddr(_header(msg, "From"))[1]
+    sender = (addresses(header_values(msg, "From"))[:1] or [""])[0]
     if sender.split("@", 1)[0].lower() in _DAEMONS:
         return f"From: {sender}"
     return None

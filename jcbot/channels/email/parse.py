@@ -10,16 +10,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from email.message import Message
-from email.utils import getaddresses
 from typing import Literal, NamedTuple
 
 from jcbot.channels.email.autoreply import auto_reply_hits
-from jcbot.channels.email.headers import header_value
+from jcbot.channels.email.headers import addresses, header_value, header_values
 from jcbot.channels.email.quoting import body_text, strip_quoted
 from jcbot.channels.email.tokens import find_tokens, recipient_addresses
 
 Assertion = Literal["affirmative", "negative"]
-Kind = Literal["answer", "auto_reply", "ambiguous", "empty", "missing_opinion"]
+Kind = Literal["answer", "auto_reply", "ambiguous", "empty", "missing_opinion", "unreadable"]
 
 
 @dataclass(frozen=True)
@@ -171,19 +170,47 @@ def read_text(text: str | None) -> TextReading:
     return TextReading(word.assertion, opinion, "answer", reason, line)
 
 
+# A message id as RFC 5322 writes it; no control characters or spaces (an id goes into
+# headers of a refusal and into the database, where a CR, LF or NUL would break them).
+_ID = re.compile(r"<[^<>\s\x00-\x1f\x7f]{1,250}>")
+_BARE_ID = re.compile(r"[^<>\s\x00-\x1f\x7f]{1,250}")
+# An address jcbot could answer: printable, no spaces, no control characters, one '@'.
+_ADDRESS = re.compile(r"[^\s\x00-\x1f\x7f@<>()\[\],;:\\\"]{1,64}@[^\s\x00-\x1f\x7f@<>()\[\],;:\\\"]{1,255}")
+
+
 def _ids(value: str | None) -> tuple[str, ...]:
-    return tuple(re.findall(r"<[^<>\s]+>", value or ""))
+    return tuple(_ID.findall(value or ""))[:100]
+
+
+def _message_id(value: str | None) -> str | None:
+    ids = _ids(value)
+    if ids:
+        return ids[0]
+    return value if value and _BARE_ID.fullmatch(value) else None  # some clients omit the brackets
+
+
+def _sender(msg: Message) -> str | None:
+    # Several From addresses cannot be one member's reply; an address with a control
+    # character, a space or a quoted local part is no member's registered address.
+    senders = addresses(header_values(msg, "From")[:2])
+    return senders[0] if len(senders) == 1 and _ADDRESS.fullmatch(senders[0]) else None
 
 
 def read_reply(msg: Message, *, reply_local: str | None = None) -> ReplyReading:
-    """Read one reply; `reply_local` limits tokens to `<reply_local>+token@...` addresses."""
-    from_value = header_value(msg, "From")
-    senders = [spec for _, spec in getaddresses([from_value])] if from_value else []
+    """Read one reply; `reply_local` limits tokens to `<reply_local>+token@...` addresses. Never raises."""
+    try:
+        return _read_reply(msg, reply_local)
+    except Exception as exc:  # noqa: BLE001 - the stdlib's parsers fail in many ways on hostile mail
+        # Nothing can be trusted from a message jcbot cannot read, not even its sender: no answer.
+        return ReplyReading(None, None, "unreadable", f"the message cannot be read ({type(exc).__name__}); "
+                            "nothing recorded")
+
+
+def _read_reply(msg: Message, reply_local: str | None) -> ReplyReading:
     in_reply_to = _ids(header_value(msg, "In-Reply-To"))
     context = dict(
-        message_id=header_value(msg, "Message-ID"),
-        # Several From addresses cannot be one member's reply.
-        from_address=senders[0] if len(senders) == 1 and "@" in senders[0] else None,
+        message_id=_message_id(header_value(msg, "Message-ID")),
+        from_address=_sender(msg),
         in_reply_to=in_reply_to[0] if in_reply_to else None,
         references=_ids(header_value(msg, "References")),
         recipients=recipient_addresses(msg),
@@ -194,5 +221,9 @@ def read_reply(msg: Message, *, reply_local: str | None = None) -> ReplyReading:
         rule, seen = hits[0]
         reason = f"automatic message ({rule.description}: {seen}); ignored without an answer"
         return ReplyReading(None, None, "auto_reply", reason, **context)
-    got = read_text(body_text(msg))
+    try:
+        got = read_text(body_text(msg))
+    except Exception as exc:  # noqa: BLE001 - a body the stdlib cannot decode is not an answer
+        got = TextReading(None, None, "unreadable", f"the message's text cannot be read ({type(exc).__name__}); "
+                          "nothing recorded", None)
     return ReplyReading(got.assertion, got.opinion, got.kind, got.reason, answer_line=got.answer_line, **context)

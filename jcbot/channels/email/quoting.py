@@ -56,7 +56,7 @@ def _decode(part: Message) -> str:
     for candidate, errors in ((charset, "strict"), ("utf-8", "strict"), (charset, "replace"), ("latin-1", "strict")):
         try:
             return payload.decode(candidate, errors)
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, ValueError):  # ValueError: a charset name holding NUL
             continue
     return payload.decode("latin-1")  # pragma: no cover - latin-1 decodes every byte
 

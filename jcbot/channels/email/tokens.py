@@ -19,9 +19,7 @@ import hmac
 import re
 from dataclasses import dataclass
 from email.message import Message
-from email.utils import getaddresses, parseaddr
-
-from jcbot.channels.email.headers import header_values
+from jcbot.channels.email.headers import addresses, header_values
 
 MAC_BYTES = 10
 # Keeps old tokens from ever verifying under a future layout with the same secret.
@@ -132,7 +130,7 @@ def reply_address(local: str, domain: str, token: str) -> str:
 
 def token_from_address(addr: str, local: str | None = None) -> str | None:
     """Return the plus-address tag of `addr` (lowercased) when its base is `local` (any base if None)."""
-    spec = parseaddr(addr)[1] or addr.strip()
+    spec = (addresses([addr])[:1] or [""])[0] or addr.strip()
     local_part, at, _domain = spec.rpartition("@")
     if not at or "+" not in local_part:
         return None
@@ -146,7 +144,7 @@ def recipient_addresses(msg: Message) -> tuple[str, ...]:
     """Return the distinct addresses of To, Cc, Delivered-To and X-Original-To, in order."""
     seen: dict[str, None] = {}
     for header in RECIPIENT_HEADERS:
-        for _name, spec in getaddresses(header_values(msg, header)):
+        for spec in addresses(header_values(msg, header)):
             if spec:
                 seen.setdefault(spec, None)
     return tuple(seen)
