@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint install install-test system-deps bench clean
+.PHONY: run test lint install install-test system-deps bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ lint: install-test
 
 bench: install-test
 	$(BIN)/python -m bench
+
+# Thousands of generated emails through the reader, `jcbot mail parse` and the intake (README: Fuzzing).
+fuzz: install-test
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/unit/channels/email/test_fuzz_parse.py \
+		tests/integration/email/test_email_hostile.py -k "fuzz and not postgres" -q $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis

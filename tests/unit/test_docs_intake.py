@@ -15,6 +15,7 @@ CHAINS = {
     "A letter, the CLI, the web": rules.DIRECT,
     "An email reply: on the message alone": inbound.BEFORE,
     "An email reply: in the transaction": inbound.RULES,
+    "An email reply: who is answered": inbound.ANSWER,
     "A Slack click": slack.RULES,
     "An answer on the web": web.RULES,
 }

@@ -1,8 +1,9 @@
 """Replies from an IMAP mailbox (aioimaplib): fetch, handle, move to the done folder.
 
 Every message in the polled folder is handled with `inbound.handle_message`, then
-moved to JCBOT_INBOUND_IMAP_DONE_FOLDER. A message whose handling raised stays where
-it is and is tried again at the next poll; a message handled twice (moved, but the
+moved to JCBOT_INBOUND_IMAP_DONE_FOLDER. A message whose handling raised for a transient
+cause (the database) stays where it is and is tried again at the next poll; any other
+failure is logged and the message moved too; a message handled twice (moved, but the
 move was not confirmed) is recorded once, because assertions dedupe on Message-ID.
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ import ssl
 import aioimaplib
 from aioimaplib.aioimaplib import Command
 
-from jcbot.channels.email.inbound import handle_message
+from jcbot.channels.email.inbound import handle_message, transient
 from jcbot.services.context import ServiceContext
 
 log = logging.getLogger(__name__)
@@ -134,8 +135,14 @@ async def poll_once(ctx: ServiceContext) -> int:
                 # when this poll ran: a reply at 23:59 on day N counts within the period.
                 result = await ctx.run(handle_message, ctx, raw, via="imap", received_at=received,
                                        dated_by="INTERNALDATE")
-            except Exception:
-                log.exception("email via imap: message UID %s left in %s for the next poll", uid, s.inbound_imap_folder)
+            except Exception as exc:
+                if transient(exc):
+                    log.exception("email via imap: message UID %s left in %s for the next poll", uid,
+                                  s.inbound_imap_folder)
+                    continue
+                # It would fail the same way at every poll: moved aside, never retried forever.
+                log.exception("event=email.received channel=email via=imap uid=%s outcome=failed", uid)
+                await _move(client, uid, s.inbound_imap_done_folder)
                 continue
             await _move(client, uid, s.inbound_imap_done_folder)
             handled += 1

@@ -7,25 +7,31 @@ answer is ignored. Then, in one transaction with the recording: who (the reply t
 verifies and names a member and a proposal version, the From address is that member's,
 optionally DKIM), the version's state, what (the reply text), and the core's admission.
 The first rule that stops it records nothing; a refusal names only the sender's own
-data. Anything else (the database is down...) raises, so the message is delivered again.
+data, and goes only where the ANSWER rules allow (a member, authenticated, not too
+often): never to a stranger. Anything else raises; `transient` tells whether it may
+succeed later (the database is down), so the message is delivered again, or never will.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
 from typing import Literal
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlalchemy import func
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlmodel import col, select
 
 from jcbot.channels.email.compose import reply_secret
 from jcbot.channels.email.dkim import check_sender_authenticated
 from jcbot.channels.email.headers import header_value
+from jcbot.channels.email.limits import bound
 from jcbot.channels.email.parse import ReplyReading, read_reply
 from jcbot.channels.email.received import out_of_bounds
 from jcbot.channels.email.tokens import TokenClaims, TokenError, read_token
@@ -33,6 +39,7 @@ from jcbot.services.context import Notice, Recipient, ServiceContext
 from jcbot.services.intake import Case, Outcome as Taken, Rule, Stop, take
 from jcbot.services.intake import rules as common
 from jcbot.services.intake.chain import run
+from jcbot.store.models import Member
 from jcbot.store.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -47,7 +54,7 @@ class InboundResult:
     reason: str
     message_id: str | None = None
     assertion_id: int | None = None
-    answered: bool = False  # a refusal was enqueued (False for a repeat of the same message)
+    answered: bool = False  # a refusal was enqueued (False for a repeat, or when ANSWER allowed none)
     rule: str | None = None  # the rule that decided (services.intake), None once recorded
 
 
@@ -135,9 +142,7 @@ def _dkim(case: Case) -> Stop | None:
     ctx: ServiceContext = case.extra["ctx"]
     if not ctx.settings.require_dkim:
         return None
-    trusted = {t.strip() for t in (ctx.settings.trusted_authserv_ids or "").split(",") if t.strip()}
-    sender = case.extra["reading"].from_address
-    auth = check_sender_authenticated(case.extra["raw"], sender.rpartition("@")[2], trusted)
+    auth = case.extra["auth"] = _authenticate(ctx, case.extra["raw"], case.extra["reading"].from_address)
     if auth.ok:
         return None
     return case.refuse(f"jcbot could not verify that your message really comes from your mail system "
@@ -191,16 +196,95 @@ def _received(ctx: ServiceContext, received_at: datetime | None, dated_by: str |
     return received_at if received_at < now else None
 
 
+@dataclass
+class _Answering:
+    """A refused reply, and whom a refusal would go to: decided before anything is enqueued."""
+
+    ctx: ServiceContext
+    case: Case
+    sender: str
+    member: Member | None = None  # the member whose registered address the From is
+
+
+def _answer_member(a: _Answering) -> Stop | None:
+    # Never a stranger: a forged From would turn jcbot into a source of backscatter.
+    if a.case.extra.get("verified"):  # the token's own member, at their registered address
+        a.member = a.case.member
+        return None
+    q = select(Member).where(func.lower(Member.email) == a.sender.lower())
+    if a.case.committee is not None:
+        q = q.where(Member.committee_id == a.case.committee.id)
+    a.member = a.case.tx.session.exec(q.order_by(col(Member.left_at).is_(None).desc())).first()
+    return None if a.member is not None else Stop("ignored", "the sender is not the registered address of a member")
+
+
+def _answer_authenticated(a: _Answering) -> Stop | None:
+    # The member's own token at their own address is what proves the sender when DKIM is
+    # not required (whoever holds it could also assert). Anything else (no token, a forged
+    # one, another member's) claims a member's From without proof: a forged From would
+    # have that member told "Not recorded" about mail they never sent. So it is answered
+    # only when signed by the From domain (DKIM aligned, or a trusted Authentication-Results).
+    settings = a.ctx.settings
+    if a.case.extra.get("verified") and not settings.require_dkim:
+        return None
+    auth = a.case.extra.get("auth") or _authenticate(a.ctx, a.case.extra["raw"], a.sender)
+    return None if auth.ok else Stop("ignored", f"the sender is not authenticated ({auth.reason})")
+
+
+def _answer_rate(a: _Answering) -> Stop | None:
+    limit = a.ctx.settings.refusals_per_hour
+    address = (a.member.email if a.member is not None else a.sender) or a.sender
+    since = a.case.tx.now - timedelta(hours=1)
+    sent = a.case.tx.session.exec(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.kind == "refusal", func.lower(OutboxMessage.recipient) == address.lower(),
+        col(OutboxMessage.created_at) >= since)).one()
+    if sent >= limit:
+        return Stop("ignored", f"{sent} refusals sent to this address in the past hour (JCBOT_REFUSALS_PER_HOUR)")
+    return None
+
+
+ANSWER = (
+    Rule("member", "the From address is the registered address of a member of the proposal's committee "
+                   "(of any committee when no proposal is known)", _answer_member),
+    Rule("authenticated", "the member's own reply token, or a DKIM signature of the From domain; with "
+                          "JCBOT_REQUIRE_DKIM, the signature always", _answer_authenticated),
+    Rule("rate", "fewer than JCBOT_REFUSALS_PER_HOUR refusals to this address in the past hour", _answer_rate),
+)
+
+
+def _authenticate(ctx: ServiceContext, raw: bytes, sender: str):
+    trusted = {t.strip() for t in (ctx.settings.trusted_authserv_ids or "").split(",") if t.strip()}
+    return check_sender_authenticated(raw, sender.rpartition("@")[2], trusted)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def _line(text: str | None, limit: int = 200) -> str | None:
+    """A header value fit to show again: one line, no control characters, bounded."""
+    if text is None:
+        return None
+    text = _CONTROL.sub(" ", text.encode("utf-8", "replace").decode("utf-8")).strip()
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _refuse(ctx: ServiceContext, case: Case, stop: Stop, msg: EmailMessage, evidence: str) -> None:
-    """Answer a refused reply, in the intake's transaction; notes whether this delivery answered."""
+    """Answer a refused reply, in the intake's transaction, when ANSWER allows; notes whether this delivery answered."""
     if stop.outcome != "refused":
         return
     reading: ReplyReading = case.extra["reading"]
-    sender = reading.from_address or ""
-    m = case.member if case.extra.get("verified") else None
-    to = Recipient(f"email:{sender.lower()}", m.name if m else sender, m.id if m else None, sender,
-                   timezone=m.timezone if m else None)
-    data = {**(stop.data if m else {}), "reason": stop.reason, "original_subject": header_value(msg, "Subject"),
+    answering = _Answering(ctx, case, reading.from_address or "")
+    gate = run(ANSWER, answering)
+    if gate.stop is not None:
+        case.extra["unanswered"] = (gate.stopped_by, gate.stop.reason)
+        return
+    member = answering.member
+    assert member is not None and member.email
+    m = member if case.extra.get("verified") else None  # only then may it show the member their own proposal
+    address = member.email.strip()
+    to = Recipient(f"email:{address.lower()}", member.name or address, member.id, address,
+                   timezone=member.timezone)
+    data = {**(stop.data if m else {}), "reason": stop.reason, "original_subject": _line(header_value(msg, "Subject")),
             "in_reply_to": reading.message_id, "recipient": {"handle": to.handle, "name": to.name}}
     committee, proposal = data.get("committee"), data.get("proposal")
     key = "refusal:" + hashlib.sha256(evidence.encode()).hexdigest()[:48]
@@ -213,6 +297,13 @@ def _refuse(ctx: ServiceContext, case: Case, stop: Stop, msg: EmailMessage, evid
     case.extra["answered"] = case.tx.notify(notice) > 0
 
 
+def transient(exc: BaseException) -> bool:
+    """Whether handling may succeed later: the database is unavailable, locked or too slow now."""
+    if isinstance(exc, (OperationalError, PoolTimeout, TimeoutError, ConnectionError)):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
 def handle_message(ctx: ServiceContext, raw: bytes, *, via: str, received_at: datetime | None = None,
                    dated_by: str | None = None) -> InboundResult:
     """Turn one received email into an assertion, a refusal, or nothing (automatic mail).
@@ -221,8 +312,14 @@ def handle_message(ctx: ServiceContext, raw: bytes, *, via: str, received_at: da
     a trusted MTA's Received header), `dated_by` which of them; the assertion is made then.
     Without it (no trusted MTA configured) it is now.
     """
-    msg = message_from_bytes(raw, _class=EmailMessage, policy=default)
-    reading = read_reply(msg, reply_local=ctx.settings.reply_address.rpartition("@")[0])
+    s = ctx.settings
+    bounded = bound(raw, s.inbound_max_header_bytes, s.inbound_max_body_bytes)
+    if bounded.problem is not None:
+        log.info("event=email.received channel=email via=%s message=None outcome=ignored rule=size reason=%r",
+                 via, bounded.problem)
+        return InboundResult("ignored", bounded.problem, rule="size")
+    msg = message_from_bytes(bounded.raw, _class=EmailMessage, policy=default)
+    reading = read_reply(msg, reply_local=s.reply_address.rpartition("@")[0])
     mid, sender = reading.message_id, reading.from_address
     before = run(BEFORE, _Incoming(reading, ctx))
     if before.stop is not None:
@@ -244,8 +341,11 @@ def handle_message(ctx: ServiceContext, raw: bytes, *, via: str, received_at: da
                 raise
     assert out is not None and out.case is not None
     if out.outcome == "refused":
-        log.info("event=email.received channel=email via=%s message=%s outcome=refused rule=%s reason=%r",
-                 via, mid, out.rule, out.reason)
+        # Not answered: logged here and dropped (a stranger, an unauthenticated claim, too many refusals).
+        unanswered_by, why = out.case.extra.get("unanswered") or (None, None)
+        log.info("event=email.received channel=email via=%s message=%s outcome=refused rule=%s reason=%r "
+                 "answered=%s unanswered_by=%s unanswered=%r sender=%r", via, mid, out.rule, out.reason,
+                 "yes" if out.case.extra.get("answered") else "no", unanswered_by, why, sender)
         return InboundResult("refused", out.reason, mid, answered=bool(out.case.extra.get("answered")), rule=out.rule)
     if out.outcome == "duplicate":
         log.info("event=email.received channel=email via=%s message=%s outcome=duplicate", via, mid)

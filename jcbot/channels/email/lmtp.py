@@ -1,13 +1,16 @@
 """jcbot's own mail listener: the organisation's MTA hands replies over LMTP (or SMTP).
 
 Thin: each message goes to `inbound.handle_message` in the service context's pool of
-database threads (services are synchronous) and is answered 250 once handled, recorded or refused. An internal error
-answers 451 so the MTA keeps the message and tries again: a reply is never lost. A reply
+database threads (services are synchronous) and is answered 250 once handled, recorded, refused or ignored.
+Only a transient cause (the database unavailable, or no answer within JCBOT_INBOUND_TIMEOUT)
+answers 451 so the MTA keeps the message and tries again: a reply is never lost. Any other
+failure is final (554): retrying would fail the same way until the MTA gives up. A reply
 is dated by the Received header of a trusted MTA (JCBOT_TRUSTED_RECEIVED_BY) when there
 is one: the MTA may have queued it while jcbot was down.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from email.parser import BytesHeaderParser
 from email.policy import default
@@ -16,12 +19,14 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from jcbot.channels.email.inbound import InboundResult, handle_message
+from jcbot.channels.email.inbound import InboundResult, handle_message, transient
+from jcbot.channels.email.limits import bound
 from jcbot.channels.email.received import received_instant
 from jcbot.services.context import ServiceContext
 
 log = logging.getLogger(__name__)
 TEMPORARY = "451 4.3.0 jcbot could not take the message now; try again later"
+PERMANENT = "554 5.6.0 jcbot cannot handle this message; nothing was recorded"
 
 
 class ReplyHandler:
@@ -40,10 +45,17 @@ class ReplyHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         try:
-            result = await self.ctx.run(self._handle, raw)
-        except Exception:
-            log.exception("email via %s: cannot handle a message from %s now", self.protocol, envelope.mail_from)
-            status = TEMPORARY
+            result = await asyncio.wait_for(self.ctx.run(self._handle, raw), self.ctx.settings.inbound_timeout)
+        except Exception as exc:
+            # Only a cause that may pass (the database down or too slow) is worth the MTA's
+            # retries; any other would fail the same way on every delivery: a final 5xx.
+            if transient(exc):
+                log.exception("email via %s: cannot handle a message from %s now", self.protocol, envelope.mail_from)
+                status = TEMPORARY
+            else:
+                log.exception("event=email.received channel=email via=%s outcome=failed sender=%r",
+                              self.protocol, envelope.mail_from)
+                status = PERMANENT
         else:
             status = f"250 2.0.0 {result.outcome}"
         if self.protocol == "lmtp":
@@ -54,8 +66,10 @@ class ReplyHandler:
         return status
 
     def _handle(self, raw: bytes) -> InboundResult:
-        trusted = self.ctx.settings.trusted_received_by
-        dating = received_instant(BytesHeaderParser(policy=default).parsebytes(raw), trusted, self.ctx.clock.now())
+        s = self.ctx.settings
+        head = bound(raw, s.inbound_max_header_bytes, 0).raw  # the dating reads headers only
+        dating = received_instant(BytesHeaderParser(policy=default).parsebytes(head), s.trusted_received_by,
+                                  self.ctx.clock.now())
         if dating.problem:
             log.warning("event=email.dated channel=email via=%s outcome=receipt_time reason=%r",
                         self.protocol, dating.problem)

@@ -8,6 +8,7 @@ from email.message import EmailMessage
 
 import aiosmtplib
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from jcbot.channels.email import lmtp
 from jcbot.channels.email.compose import distribution_key, message_id
@@ -77,7 +78,7 @@ def test_replayed_message_is_recorded_once_and_answered_once(jc, listener):
 
 def test_internal_error_answers_451_and_the_retry_is_recorded(jc, listener, monkeypatch):
     def broken(*args, **kwargs):
-        raise RuntimeError("database unreachable")
+        raise OperationalError("SELECT 1", None, Exception("database unreachable"))
 
     raw = reply("gmail_yes.eml", to=jc.reply_to("sato"), sender=SATO)
     monkeypatch.setattr(lmtp, "handle_message", broken)
@@ -88,6 +89,17 @@ def test_internal_error_answers_451_and_the_retry_is_recorded(jc, listener, monk
     monkeypatch.undo()
     deliver(listener, raw, SATO, [jc.reply_to("sato")])  # the MTA's retry
     assert len(jc.assertions()) == 1
+
+
+def test_a_failure_that_would_repeat_is_answered_once_with_a_permanent_5xx(jc, listener, monkeypatch):
+    def broken(*args, **kwargs):
+        raise KeyError("a bug, the same at every delivery")
+
+    monkeypatch.setattr(lmtp, "handle_message", broken)
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        deliver(listener, reply("gmail_yes.eml", to=jc.reply_to("sato"), sender=SATO), SATO, [jc.reply_to("sato")])
+    assert refused.value.smtp_code == 554  # final: the MTA does not retry it for days
+    assert jc.assertions() == []
 
 
 def test_lmtp_answers_data_once_per_recipient(jc, listener):
@@ -163,9 +175,12 @@ def test_handle_message_reports_each_outcome_once(jc):
     first, again = (handle_message(jc.ctx, agree, via="test") for _ in range(2))
     assert (first.outcome, again.outcome) == ("recorded", "duplicate")
     assert first.assertion_id == again.assertion_id == jc.assertions()[0].id
-    refused, replayed = (handle_message(jc.ctx, forged, via="test") for _ in range(2))
+    unclear = reply("ambiguous_yes_object.eml", to=jc.reply_to("sato"), sender=SATO)
+    refused, replayed = (handle_message(jc.ctx, unclear, via="test") for _ in range(2))
     assert (refused.outcome, refused.answered) == ("refused", True)
     assert (replayed.outcome, replayed.answered) == ("refused", False)
+    stranger = handle_message(jc.ctx, forged, via="test")
+    assert (stranger.outcome, stranger.answered) == ("refused", False)  # never answered: not a member
     ooo = handle_message(jc.ctx, reply("ooo_exchange.eml", to=jc.reply_to("sato"), sender=SATO), via="test")
     assert (ooo.outcome, ooo.answered) == ("ignored", False) and "automatic message" in ooo.reason
     assert len(jc.outbox("refusal")) == 1

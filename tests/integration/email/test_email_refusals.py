@@ -8,7 +8,6 @@ from jcbot.channels.email.tokens import make_token, read_token, reply_address, t
 from jcbot.services import proposals, roster
 from tests.integration.email.mailtest import (
     PEOPLE,
-    TITLE,
     create_committee,
     deliver,
     distribute,
@@ -35,19 +34,36 @@ def others_absent(text: str, *handles: str) -> None:
         assert name not in text and email not in text and handle not in text
 
 
-def test_forged_sender_is_refused(jc, listener):
+MX = "mx.jcm-mn.example.org"
+
+
+def signed(raw: bytes, domain: str = "gmail.com") -> bytes:
+    """The reply as our MTA hands it over after checking the sender's DKIM signature."""
+    return f"Authentication-Results: {MX}; dkim=pass header.d={domain}\r\n".encode() + raw
+
+
+@pytest.fixture
+def trusting(committee_factory):
+    """A jcbot that trusts its MTA's Authentication-Results (DKIM not required) and its listener."""
+    jc = committee_factory(JCBOT_TRUSTED_AUTHSERV_IDS=MX)
+    running = start_listener(jc.ctx, host="127.0.0.1", port=0)
+    yield jc, running
+    running.stop()
+
+
+def test_forged_sender_gets_no_answer(jc, listener):
+    # Not a member: answering would send mail to whoever the From names (backscatter).
     send(listener, jc, "gmail_yes.eml", sender="attacker@evil.example")
     assert jc.assertions() == []
-    text = refusal_for(jc, "attacker@evil.example")
-    assert "was not issued to attacker@evil.example" in text
-    others_absent(text, "sato", "tanaka", "bold")
-    assert TITLE not in text and jc.ref not in text
-    assert parsed(jc.outbox("refusal")[0])["Reply-To"] is None  # nothing to answer with
-    assert jc.outbox("confirmation") == []
+    assert jc.outbox("refusal") == [] and jc.outbox("confirmation") == []
 
 
-def test_token_of_another_member_is_refused(jc, listener):
-    send(listener, jc, "negative_with_opinion.eml", to=jc.reply_to("bold"))
+def test_token_of_another_member_is_refused(trusting):
+    jc, listener = trusting
+    raw = reply("negative_with_opinion.eml", to=jc.reply_to("bold"), sender=SATO)
+    deliver(listener, raw, SATO, [jc.reply_to("bold")])
+    assert jc.assertions() == [] and jc.outbox("refusal") == []  # not authenticated: maybe not Sato at all
+    deliver(listener, signed(raw), SATO, [jc.reply_to("bold")])
     assert jc.assertions() == []
     text = refusal_for(jc, SATO)
     assert "reply from the address the proposal was sent to" in text
@@ -55,35 +71,42 @@ def test_token_of_another_member_is_refused(jc, listener):
     assert jc.outbox("escalation") == []
 
 
-def test_wrong_token_is_refused(jc, listener):
+def test_wrong_token_is_refused(trusting):
+    jc, listener = trusting
     forged = reply_address("jc", "jcm-mn.example.org", make_token(b"another installation", jc.proposal_id, 1,
                                                                   jc.members["sato"].id))
-    send(listener, jc, "gmail_yes.eml", to=forged)
+    deliver(listener, signed(reply("gmail_yes.eml", to=forged, sender=SATO)), SATO, [forged])
     token = jc.token("sato")
-    altered = token[:-1] + ("a" if token[-1] != "a" else "b")
-    send(listener, jc, "iphone_agree.eml", to=f"jc+{altered}@jcm-mn.example.org")
+    altered = f"jc+{token[:-1] + ('a' if token[-1] != 'a' else 'b')}@jcm-mn.example.org"
+    deliver(listener, signed(reply("iphone_agree.eml", to=altered, sender=SATO)), SATO, [altered])
     assert jc.assertions() == []
     rows = jc.outbox("refusal")
     assert len(rows) == 2 and all("not issued by jcbot" in text_of(r) for r in rows)
 
 
-def test_no_token_is_refused(jc, listener):
-    send(listener, jc, "gmail_yes.eml", to="jc@jcm-mn.example.org")
+def test_no_token_is_refused(trusting):
+    jc, listener = trusting
+    to = "jc@jcm-mn.example.org"
+    deliver(listener, reply("gmail_yes.eml", to=to, sender=SATO), SATO, [to])
+    assert jc.outbox("refusal") == []  # anyone can write Sato's address in a From
+    deliver(listener, signed(reply("gmail_yes.eml", to=to, sender=SATO)), SATO, [to])
     assert jc.assertions() == []
     assert "not sent to a reply address of a proposal" in refusal_for(jc, SATO)
 
 
-def test_token_of_another_committees_proposal_is_refused(jc, listener):
+def test_token_of_another_committees_proposal_is_refused(trusting):
+    jc, listener = trusting
     other = {"sato": ("japan", "Hanako Sato", "sato.other@example.org", None),
              "tanaka": PEOPLE["tanaka"], "bold": PEOPLE["bold"]}
     create_committee(jc.ctx, jc.clock, slug="japan-kenya", people=other, code="KE")
     _, other_pid, _ = distribute(jc.ctx, slug="japan-kenya", title="Kenyan methodology")
     # A token for (the other committee's proposal, this committee's sato): made with the secret,
-    # as only a bug or a leaked secret could; jcbot still refuses it.
-    send(listener, jc, "gmail_yes.eml", to=jc.reply_to("sato", proposal_id=other_pid))
+    # as only a bug or a leaked secret could; jcbot still refuses it, and answers no one:
+    # SATO's address is no member's of the committee the token names.
+    to = jc.reply_to("sato", proposal_id=other_pid)
+    deliver(listener, signed(reply("gmail_yes.eml", to=to, sender=SATO)), SATO, [to])
     assert jc.assertions() == []
-    text = refusal_for(jc, SATO)
-    assert "not valid" in text and "Kenyan" not in text
+    assert jc.outbox("refusal") == []
 
 
 def test_superseded_version_is_answered_with_its_current_state(jc, listener):
@@ -141,7 +164,8 @@ def test_dkim_required_refuses_unauthenticated_and_accepts_trusted_results(commi
     try:
         send(running, jc, "gmail_yes.eml")
         assert jc.assertions() == []
-        assert "could not verify that your message really comes from your mail system" in refusal_for(jc, SATO)
+        # Not answered: unauthenticated, it may come from anyone writing Sato's address (docs/email.md).
+        assert jc.outbox("refusal") == []
         raw = reply("iphone_agree.eml", to=jc.reply_to("sato"), sender=SATO)
         raw = b"Authentication-Results: mx.jcm-mn.example.org; dkim=pass header.d=gmail.com\r\n" + raw
         deliver(running, raw, SATO, [jc.reply_to("sato")])
