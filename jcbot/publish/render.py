@@ -77,8 +77,14 @@ def decision_path(slug: str, number: str) -> str:
     return f"c/{slug}/decisions/{number}/"
 
 
+# The static copy is served by any web server, without jcbot's headers: its pages carry the
+# policy themselves (frame-ancestors has no effect in a meta tag, so it is left out).
+STATIC_CSP = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'"
+
+
 def _common(links: Links, root: str, head: tuple[int, str] | None, **extra: Any) -> dict[str, Any]:
-    return {"root": root, "link": lambda path: links.page(root, path), "head": head, **extra}
+    return {"root": root, "link": lambda path: links.page(root, path), "head": head,
+            "csp": STATIC_CSP if links.static else None, **extra}
 
 
 def render_index(committees: list[tuple[Committee, int, Published | None]], head, links: Links) -> str:

@@ -10,9 +10,11 @@ import logging
 
 from fastapi import FastAPI
 from sqlalchemy import text
+from starlette.datastructures import MutableHeaders
 
 from jcbot import __version__
 from jcbot.services.context import ServiceContext
+from jcbot.web.site import SECURITY_HEADERS
 
 log = logging.getLogger(__name__)
 
@@ -21,11 +23,37 @@ ROUTERS = ("jcbot.web.actions", "jcbot.web.slack", "jcbot.web.site", "jcbot.web.
            "jcbot.web.api")
 
 
+class SecurityHeaders:
+    """ASGI middleware: every response carries the HTML pages' security headers (JSON, Atom, action pages...).
+
+    A response that sets one of them itself keeps its own value.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    if name not in headers:
+                        headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app(ctx: ServiceContext) -> FastAPI:
     """The ASGI app serving every HTTP endpoint of jcbot."""
     app = FastAPI(title="jcbot", version=__version__, docs_url=None, redoc_url=None,
                   openapi_url="/api/v1/openapi.json")
     app.state.ctx = ctx
+    app.add_middleware(SecurityHeaders)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict:
