@@ -38,7 +38,8 @@ bench: install-test
 # Thousands of generated emails through the reader, `jcbot mail parse` and the intake (README: Fuzzing).
 fuzz: install-test
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/unit/channels/email/test_fuzz_parse.py \
-		tests/integration/email/test_email_hostile.py -k "fuzz and not postgres" -q $(PYTEST_ARGS)
+		tests/integration/email/test_email_hostile.py tests/integration/slack/test_slack_fuzz.py \
+		-k "fuzz and not postgres" -q $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis

@@ -2,14 +2,14 @@
 wrong type, posted to the real endpoint: a 200 or a 4xx, never a 500, never a traceback, and
 nothing recorded from a request that was refused.
 
-CI runs a few hundred examples; `make fuzz` runs thousands (JCBOT_FUZZ_EXAMPLES).
+The examples come from the Hypothesis profile (tests/conftest.py): a few hundred in CI,
+thousands with `make fuzz`.
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-import os
 from urllib.parse import urlencode
 
 import pytest
@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 
 from .helpers import SLACK, TEAM
 
-EXAMPLES = int(os.environ.get("JCBOT_FUZZ_EXAMPLES", "200"))
 JUNK = st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40), st.floats(allow_nan=False),
                  st.text(max_size=12), st.lists(st.integers(), max_size=2),
                  st.dictionaries(st.text(max_size=4), st.text(max_size=4), max_size=2))
@@ -119,7 +118,7 @@ def caught(caplog):
     return caplog
 
 
-@settings(max_examples=EXAMPLES, deadline=None, database=None,
+@settings(deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 async def test_a_signed_request_of_any_shape_gets_an_ack_or_a_4xx(ctx, ref, fake_slack, slack_http, caught, data):
