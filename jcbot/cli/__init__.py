@@ -49,7 +49,7 @@ def _mount() -> None:
     app.add_typer(audit.app, name="audit")
     # Groups of the channels and the long-running job: a module exposes `register(app)`
     # to add commands, or `app` to be mounted as a group of its own name.
-    for optional in ("mail", "serve", "publish", "slack", "remind"):
+    for optional in ("mail", "serve", "publish", "slack", "remind", "outbox"):
         try:
             module = __import__(f"jcbot.cli.{optional}", fromlist=["app"])
         except ModuleNotFoundError as exc:

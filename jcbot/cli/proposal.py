@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from jcbot.cli.common import actor, context, fail, refusals, table
-from jcbot.services import assertions, proposals, queries, sweep
+from jcbot.services import assertions, proposals, queries, reach, sweep
 from jcbot.services.numbering import ITEM_KINDS
 from jcbot.services.proposals import Item
 
@@ -61,6 +61,15 @@ def distribute(ref: str, by: str = typer.Option(None, "--by", help="The co-chair
     tz = ZoneInfo(queries.show(context(), ref).committee.timezone)
     typer.echo(f"distributed {ref} version {v.version} to {len(v.electorate or [])} members; "
                f"deadline {v.deadline.astimezone(tz).isoformat()}")
+    _warn_unreachable(ref, v.electorate)
+
+
+def _warn_unreachable(ref: str, electorate: list[str] | None) -> None:
+    """Say loudly (stderr) who of the electorate no notice reaches: counted, yet never told."""
+    slug = queries.show(context(), ref).committee.slug
+    lost = [u for u in reach.by_committee(context(), slug).get(slug, []) if u.handle in (electorate or [])]
+    if lost:
+        typer.echo(f"warning: {ref}: {reach.warning(lost)}", err=True)
 
 
 @app.command("withdraw")
@@ -89,6 +98,8 @@ def revise(ref: str, title: str = typer.Option(None, "--title"), text: str = typ
         v = proposals.revise(context(), ref, actor(), title=title, text=_text(text, text_file),
                              items=parse_items(item) if item else None, by=by, redistribute=not no_distribute)
     typer.echo(f"{ref} version {v.version} {'distributed' if v.distributed_at else 'drafted'}")
+    if v.distributed_at:
+        _warn_unreachable(ref, v.electorate)
 
 
 def _iso(at: datetime | None, tz: ZoneInfo) -> str | None:
@@ -180,6 +191,9 @@ def pending(slug: str = typer.Argument(None, help="One committee; default all.")
     if as_json:
         typer.echo(json.dumps([view_json(v, now) for v in views], indent=2, ensure_ascii=False))
         return
+    # Members no notice reaches, co-chair seats first: shown whatever is pending.
+    for committee, lost in reach.by_committee(ctx, slug).items():
+        typer.echo(f"warning: {committee}: {reach.warning(lost)}", err=True)
     if not views:
         typer.echo("nothing pending")
         return

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from jcbot.core.duties import Duty, calendar_duties
 from jcbot.services.viewers import Access, Viewer
-from jcbot.services import queries
+from jcbot.services import queries, reach
 from jcbot.services.context import ServiceContext
 from jcbot.services.roster_log import load_roster
 from jcbot.store import outbox
@@ -74,6 +74,7 @@ class CommitteeBoard:
     cards: list[Card] = field(default_factory=list)
     duties: list[Duty] = field(default_factory=list)
     problems: list[outbox.OutboxMessage] = field(default_factory=list)
+    unreachable: list[reach.Unreachable] = field(default_factory=list)  # members no notice reaches
     awaiting_me: list[tuple[queries.ProposalView, str, str]] = field(default_factory=list)  # view, deadline, days
     answered: list[queries.ProposalView] = field(default_factory=list)  # open, answered: the answer may change
 
@@ -131,6 +132,7 @@ def board(ctx: ServiceContext, who: Viewer) -> list[CommitteeBoard]:
                 b.cards = [card(tx.session, v, names, zone, tx.now) for v in mine]
                 b.duties = _duties(tx.session, access, tx.now)
                 b.problems = [m for m in problems if m.committee_id == c.id]
+                b.unreachable = reach.unreachable(tx.session, c, tx.now)
             else:
                 b.awaiting_me = [(v, when(v.version.deadline, zone), days_text(v.days_left(tx.now), v.version.status))
                                  for v in mine if access.handle in v.verdict.awaiting]  # type: ignore[union-attr]

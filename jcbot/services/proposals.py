@@ -1,6 +1,7 @@
 """Proposals: draft, distribute, withdraw, refer, revise and redistribute."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from sqlmodel import Session, select
@@ -8,13 +9,15 @@ from sqlmodel import Session, select
 from jcbot.core.cochairs import acting_for_cochairs
 from jcbot.core.decision import distribute as core_distribute
 from jcbot.core.roster import Roster
-from jcbot.services import notices
+from jcbot.services import notices, reach
 from jcbot.services.context import ServiceContext, ServiceError, Tx
 from jcbot.services.evaluation import OPEN_STATUSES, Facts, gather, members_by_handle, recipient, settle, verdict_of
 from jcbot.services.numbering import ITEM_KINDS, proposal_ref
 from jcbot.services.roster import get_committee
 from jcbot.services.roster_log import load_roster
 from jcbot.store.models import Committee, Proposal, ProposalItem, ProposalVersion
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -105,9 +108,13 @@ def _distribute(tx: Tx, c: Committee, p: Proposal, v: ProposalVersion, roster: R
     tx.session.flush()
     facts = gather(tx.session, c, p, v, roster)
     v.next_change_at = verdict_of(facts, tx.now).next_change
+    # Counted in the electorate all the same (the roster decides), but said loudly: no notice reaches them.
+    lost = [u.handle for u in reach.unreachable(tx.session, c, tx.now, list(dist.electorate))]
     tx.audit("proposal.distributed", f"proposal:{p.ref}", {
         "version": v.version, "by": who, "deadline": dist.deadline, "electorate": list(dist.electorate),
-    }, c.id)
+    } | ({"unreachable": lost} if lost else {}), c.id)
+    if lost:
+        log.warning("event=distribution.unreachable proposal=%s members=%s", p.ref, ",".join(lost))
     by_handle = members_by_handle(tx.session, c)
     for handle in dist.electorate:
         tx.notify(notices.proposal_notice("distribution", facts, recipient(by_handle[handle])))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from jcbot.core.roster import Roster
@@ -86,6 +87,18 @@ def _check_contact(handle: str, email: str | None, timezone: str | None) -> None
         raise ServiceError(f"{handle}: {email!r} is not an email address")
 
 
+def _require_own_email(session: Session, c: Committee, handle: str, email: str | None) -> None:
+    """Refuse an email another current member of the committee has: mail to it would reach both, or one."""
+    if email is None:
+        return
+    other = session.exec(select(Member.handle).where(
+        Member.committee_id == c.id, Member.handle != handle, Member.left_at.is_(None),  # type: ignore[union-attr]
+        func.lower(Member.email) == email.strip().lower())).first()
+    if other is not None:
+        raise ServiceError(f"{handle}: {email} is already the email of {other} in {c.slug}; each member needs an "
+                           "address of their own")
+
+
 def add_member(ctx: ServiceContext, slug: str, handle: str, government: str, actor: str, *, name: str | None = None,
                email: str | None = None, slack_user_id: str | None = None, timezone: str | None = None) -> Member:
     """Designate a member (the cap is the core's to enforce)."""
@@ -94,6 +107,7 @@ def add_member(ctx: ServiceContext, slug: str, handle: str, government: str, act
     _check_contact(handle, email, timezone)
     with ctx.tx(actor) as tx:
         c = get_committee(tx.session, slug)
+        _require_own_email(tx.session, c, handle, email)
         _change(tx, c, "add_member", handle, government)
         m = tx.session.exec(select(Member).where(Member.committee_id == c.id, Member.handle == handle)).first()
         if m is None:
@@ -115,7 +129,9 @@ def update_member(ctx: ServiceContext, slug: str, handle: str, actor: str, **con
         raise ServiceError(f"{handle}: cannot update {', '.join(unknown)} (only {', '.join(sorted(allowed))})")
     _check_contact(handle, contact.get("email"), contact.get("timezone"))
     with ctx.tx(actor) as tx:
-        m = get_member(tx.session, get_committee(tx.session, slug), handle)
+        c = get_committee(tx.session, slug)
+        m = get_member(tx.session, c, handle)
+        _require_own_email(tx.session, c, handle, contact.get("email"))
         changed = {k: v for k, v in contact.items() if v is not None}
         if not changed:
             raise ServiceError(f"{handle}: nothing to update (give a name, email, Slack user id or time zone)")

@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 import pytest
 from markupsafe import escape
+from sqlalchemy import text
 
 from jcbot.publish.render import STATIC_CSP
 from jcbot.publish.static import publish
@@ -14,7 +15,7 @@ from jcbot.web.app import create_app
 from jcbot.web.site import SECURITY_HEADERS
 from tests.integration.services.helpers import committee
 
-from .conftest import csrf_of, signin_links
+from .conftest import csrf_of, sign_in, signin_links
 
 
 @pytest.mark.parametrize("path", ["/c/japan-mongolia/decisions.json", "/c/japan-mongolia/feed.atom", "/act/forged",
@@ -86,3 +87,14 @@ async def test_signin_answers_before_looking_the_address_up(ctx, client, engine,
     assert events == ["answered", "looked up"] * 2  # each lookup after its answer was complete
     assert bodies[0] == bodies[1]
     assert len(signin_links(engine)) == 1
+
+
+async def test_the_dashboard_lists_members_no_message_reaches(ctx, client, engine):
+    # Regression: a co-chair with no email and no Slack, and the dashboard said "every message went out".
+    committee(ctx)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE member SET email = NULL, slack_user_id = NULL WHERE handle = 'tanaka'"))
+    await sign_in(client, engine, "bat@japan-mongolia.example")
+    page = (await client.get("/dashboard")).text
+    assert "No message reaches 1 member" in page and "Tanaka (tanaka, co-chair of the japan seat)" in page
+    assert "the japan co-chair seat hears of nothing" in page and "every message went out" not in page
