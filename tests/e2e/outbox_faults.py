@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import smtplib
@@ -15,13 +16,16 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from jcbot.app import build_context
+from jcbot.channels.email.compose import EmailRenderer, message_id
 from jcbot.clock import ManualClock
+from jcbot.services.outgoing import is_notice
 from jcbot.settings import load_settings
 from jcbot.store import outbox
 from jcbot.store.db import session_scope
 
 from support.ports import HOST
 from support.smtp import _Port0Controller
+from tests.e2e.serve_helpers import serve_env
 
 
 class TimedInbox:
@@ -108,13 +112,17 @@ def outbox_state(storage: Path) -> Counter:
         return Counter(rows.fetchall())
 
 
-def expected_ids(storage: Path) -> set[str]:
-    """The Message-ID of every email the outbox holds (queued by the test or by jcbot itself)."""
-    import json
+def expected_ids(storage: Path, env: dict[str, str] | None = None) -> set[str]:
+    """The Message-ID of every email the outbox holds (queued by the test, or by jcbot itself).
 
+    The test queues rendered messages; jcbot queues notices, rendered at dispatch with a
+    Message-ID derived from the notice key, computed here as the renderer does.
+    """
     with sqlite3.connect(storage / "jcbot.sqlite") as db:
         payloads = [json.loads(p) for (p,) in db.execute("SELECT payload FROM outbox_message WHERE channel='email'")]
-    return {_header(p["message"].replace("\n", "\r\n").encode(), b"message-id") for p in payloads}
+    renderer = EmailRenderer(load_settings(env=env or serve_env(storage, 25, 8080), dotenv=None))
+    return {message_id(renderer.secret, p["notice"]["key"], renderer.domain) if is_notice(p)
+            else _header(p["message"].replace("\n", "\r\n").encode(), b"message-id") for p in payloads}
 
 
 def kill9(proc) -> None:
