@@ -60,20 +60,32 @@ class Asserting:
                           f"slack:{action['action_ts']}:{user}", (body.get("message") or {}).get("blocks"))
 
     async def open_objection(self, body: dict, client: AsyncWebClient) -> None:
-        """A click on Object...: the modal asking for the opinion."""
+        """A click on Object...: the modal asking for the opinion, opened before any database work."""
         _, ref, version = blocks.parse_action(body["actions"][0]["action_id"])
         user, place = body["user"]["id"], place_of(body)
-        if await self._seat(client, user, ref, place) is None:
-            return
+        opened = await client.views_open(trigger_id=body["trigger_id"],
+                                         view=modals.objection_modal(ref, version, {"place": place}))
+        why = await self._cannot_object(client, user, ref, version, place)
+        if why is not None:
+            # The pop-up is open: it says why instead of asking for an opinion (and so does a message).
+            await client.views_update(view_id=opened["view"]["id"], view=modals.notice_modal("Not possible", why))
+            await tell(client, user, place, why)
+
+    async def _cannot_object(self, client: AsyncWebClient, user: str, ref: str, version: int, place: dict) -> str | None:
+        """Why this user cannot object to this version now (None if they can); the submission checks again."""
+        try:
+            committee_id = await call(committee_of, self.ctx, ref)
+        except ServiceError as refusal:
+            return refused(refusal)
+        if (await who(self.ctx, client, user, committee_id)).seat_in(committee_id) is None:
+            return f"Only members of the Joint Committee assert on {ref}, and jcbot does not know you as one. " \
+                   "Nothing was recorded."
         view = await call(show, self.ctx, ref)
         if view.version.version != version or view.version.status not in blocks.OPEN:
             now = f"version {view.version.version} is {view.version.status}" if view.version.version != version else \
                 f"it is {view.version.status}"
-            await tell(client, user, place, f"{ref}: this message is about version {version}, and {now}. "
-                                            "Nothing was recorded.")
-            return
-        await client.views_open(trigger_id=body["trigger_id"],
-                                view=modals.objection_modal(ref, version, view.version.title, {"place": place}))
+            return f"{ref}: this message is about version {version}, and {now}. Nothing was recorded."
+        return None
 
     async def submit_objection(self, body: dict, view: dict, client: AsyncWebClient) -> None:
         """The modal's submission: a negative with its opinion."""
