@@ -11,6 +11,7 @@ import email
 import json
 import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from email.policy import default as default_policy
 from pathlib import Path
@@ -82,20 +83,36 @@ class Site:
             assertions.record_assertion(self.ctx, ref, handle, "affirmative", channel="web",
                                         evidence_key=f"e2e:{ref}:{handle}", actor="e2e")
 
-    def signin_link(self) -> str:
-        """The link of the newest sign-in email, read from the outbox table."""
+    def _newest_signin(self) -> tuple[int, str] | None:
         db = sqlite3.connect(Path(self.env["JCBOT_STORAGE_DIR"]) / "jcbot.sqlite")
         try:
-            row = db.execute("SELECT payload FROM outbox_message WHERE kind = 'signin' ORDER BY id DESC").fetchone()
+            return db.execute("SELECT id, payload FROM outbox_message WHERE kind = 'signin' ORDER BY id DESC").fetchone()
         finally:
             db.close()
-        assert row, "no sign-in email in the outbox"
-        payload = json.loads(row[0])
+
+    def signin_mark(self) -> int:
+        """The newest sign-in email's id now (0 if none): the link to use comes after it."""
+        row = self._newest_signin()
+        return row[0] if row else 0
+
+    def signin_link(self, after: int = 0, timeout: float = 15) -> str:
+        """The link of the first sign-in email newer than `after`, read from the outbox table.
+
+        jcbot answers the sign-in form first and enqueues the email after the response (so
+        a registered address answers as fast as an unknown one): wait for it, bounded.
+        """
+        deadline = time.monotonic() + timeout
+        row = self._newest_signin()
+        while (row is None or row[0] <= after) and time.monotonic() < deadline:
+            time.sleep(0.05)
+            row = self._newest_signin()
+        assert row is not None and row[0] > after, f"no new sign-in email in the outbox within {timeout} s"
+        payload = json.loads(row[1])
         if "notice" in payload:  # the notice as data: the email is rendered when it is sent
             return payload["notice"]["data"]["link"]
         message = email.message_from_string(payload["message"], policy=default_policy)
         body = message.get_body(preferencelist=("plain",)).get_content()
-        m = re.search(re.escape(self.url) + r"/signin/[A-Za-z0-9_-]{20,}", body)
+        m = re.search(re.escape(self.url) + r"/signin/[A-Za-z0-9_-]{20,}(\?next=[A-Za-z0-9%._-]+)?", body)
         assert m, body
         return m.group(0)
 
@@ -132,9 +149,10 @@ def sign_in(page, site: Site, address: str) -> None:
     page.goto(f"{site.url}/dashboard")
     assert page.url.endswith("/signin")
     page.get_by_label("Email address").fill(address)
+    mark = site.signin_mark()
     page.get_by_role("button", name="Send me a sign-in link").click()
     page.get_by_role("heading", name="Check your email").wait_for()
-    page.goto(site.signin_link())
+    page.goto(site.signin_link(after=mark))
     page.get_by_role("heading", name="Confirm sign-in").wait_for()
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{site.url}/dashboard")
