@@ -15,41 +15,20 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
 
 from jcbot.services.assertions import record_assertion
 from jcbot.store.models import AssertionRecord, Decision, Proposal
+from support.at_once import TickingClock
 
 from .helpers import T0, committee, current_version, distributed, outbox, rows
 from .helpers import clock, ctx, engine  # noqa: F401 - fixtures
 
 MEMBERS = ("tanaka", "sato", "suzuki", "bat", "dorj", "tsetseg")
 ROUNDS = 8
-
-
-class TickingClock:
-    """A clock that moves forward by a millisecond every time it is read."""
-
-    def __init__(self, start: datetime) -> None:
-        self._now = start
-        self._lock = threading.Lock()
-
-    def now(self) -> datetime:
-        with self._lock:
-            self._now += timedelta(milliseconds=1)
-            return self._now
-
-    def set(self, instant: datetime) -> None:
-        with self._lock:
-            self._now = instant.astimezone(UTC)
-
-    def advance(self, delta: timedelta) -> datetime:
-        with self._lock:
-            self._now += delta
-            return self._now
 
 
 @pytest.fixture
