@@ -6,18 +6,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
 
 @contextmanager
 def write_lock_held(engine: Engine) -> Iterator[None]:
-    """Hold BEGIN IMMEDIATE on a side connection for the block; skip on other databases.
+    """Hold what a writer mid-transaction holds, on a side connection, for the block.
 
-    Checks that the lock is really held (a second BEGIN IMMEDIATE is refused at once), so
-    a read that answers inside the block did not wait for it.
+    SQLite: BEGIN IMMEDIATE, the database's write lock. PostgreSQL: every table locked
+    IN EXCLUSIVE MODE, which stops every writer and leaves plain reads free. Either way
+    the lock is checked to be really held (a writer is refused at once), so a read that
+    answers inside the block did not wait for it.
     """
-    if engine.dialect.name != "sqlite":
-        pytest.skip("the write lock is SQLite's (PostgreSQL readers never wait for writers)")
+    if engine.dialect.name == "postgresql":
+        with _postgres_writers_stopped(engine):
+            yield
+        return
     path = engine.url.database
     side = sqlite3.connect(path, isolation_level=None, timeout=0)
     other = sqlite3.connect(path, isolation_level=None, timeout=0)
@@ -30,3 +35,18 @@ def write_lock_held(engine: Engine) -> Iterator[None]:
         side.execute("ROLLBACK")
         side.close()
         other.close()
+
+
+@contextmanager
+def _postgres_writers_stopped(engine: Engine) -> Iterator[None]:
+    with engine.connect() as side, engine.connect() as other:
+        tables = side.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")).scalars().all()
+        assert "proposal" in tables
+        side.execute(text(f"LOCK TABLE {', '.join(tables)} IN EXCLUSIVE MODE"))
+        with pytest.raises(OperationalError, match="lock"):
+            other.execute(text("LOCK TABLE proposal IN ROW EXCLUSIVE MODE NOWAIT"))
+        other.rollback()
+        try:
+            yield
+        finally:
+            side.rollback()
