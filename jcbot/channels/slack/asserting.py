@@ -11,14 +11,12 @@ from jcbot.channels.slack import blocks, modals
 from jcbot.channels.slack.commands import publish_home
 from jcbot.channels.slack.compose import proposal_link
 from jcbot.channels.slack.people import call, own_dm, place_of, refused, tell, who
-from jcbot.core.errors import ProcedureError
 from jcbot.services.intake import slack as slack_intake
 from jcbot.services.intake.rules import as_error
 from jcbot.services.context import ServiceContext, ServiceError
 from jcbot.services.queries import ProposalView, committee_of, show
 from jcbot.services.roster_log import committee_rules
 
-REFUSALS = (ServiceError, ProcedureError)
 
 
 def proposal_data(view: ProposalView, tz: str | None) -> dict:
