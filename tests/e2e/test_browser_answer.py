@@ -65,7 +65,8 @@ def test_a_member_objects_then_affirms_on_the_web(site, browser):  # noqa: F811
         opinion.focus()
         member.keyboard.press("Tab")  # to the Object button
         member.keyboard.press("Enter")
-        member.wait_for_load_state()
+        # The refusal is a new page: wait for its error (bounded), not for the old page's load state.
+        member.locator("#opinion-error").wait_for()
         opinion = member.get_by_label("Your opinion (required to object)")
         assert opinion.get_attribute("aria-invalid") == "true"
         described = opinion.get_attribute("aria-describedby").split()
