@@ -108,6 +108,15 @@ class Meetings(BaseModel):
     flag_after_days: int = Field(default=365, ge=1)
 
 
+class Cycle(BaseModel):
+    """The project cycle's periods in calendar days (PROJECT_CYCLE.md; the paper's [7], [30])."""
+
+    model_config = _STRICT
+    completeness_check_days: int = Field(default=7, ge=1)
+    pdd_public_input_days: int = Field(default=30, ge=1)
+    methodology_public_input_days: int = Field(default=15, ge=1)
+
+
 class Rules(BaseModel):
     """The validated rules of one Joint Committee."""
 
@@ -120,6 +129,7 @@ class Rules(BaseModel):
     reminders: Reminders = Reminders()
     publication: Publication = Publication()
     meetings: Meetings = Meetings()
+    cycle: Cycle = Cycle()
 
     @field_validator("timezone")
     @classmethod
