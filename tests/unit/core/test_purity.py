@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 CORE = Path(__file__).resolve().parents[3] / "jcbot" / "core"
-MODULES = sorted(CORE.glob("*.py"))
+MODULES = sorted(CORE.rglob("*.py"))  # subpackages too (jcbot/core/cycle/)
 
 FORBIDDEN = {
     "sqlmodel", "sqlalchemy", "aiosmtplib", "aiosmtpd", "aioimaplib", "slack_bolt", "slack_sdk",
@@ -83,7 +83,7 @@ def test_the_core_has_modules():
     assert len(MODULES) >= 5, MODULES
 
 
-@pytest.mark.parametrize("module", MODULES, ids=[p.name for p in MODULES])
+@pytest.mark.parametrize("module", MODULES, ids=[str(p.relative_to(CORE)) for p in MODULES])
 def test_core_module_is_pure(module: Path):
     assert violations(module.read_text(encoding="utf-8"), module.name) == []
 
