@@ -32,10 +32,11 @@ def _root(
 
 def _mount() -> None:
     # Imported here so `jcbot --help` stays fast and a group's import error names its module.
-    from jcbot.cli import audit, committee, meeting, proposal, rules, simulate
+    from jcbot.cli import audit, committee, cycle, meeting, proposal, rules, simulate
 
     app.add_typer(rules.app, name="rules")
     app.command("simulate")(simulate.simulate)
+    app.add_typer(cycle.app, name="cycle")
     app.add_typer(committee.committee_app, name="committee")
     app.add_typer(committee.member_app, name="member")
     app.add_typer(committee.cochair_app, name="cochair")
