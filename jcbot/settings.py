@@ -72,6 +72,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("JCBOT_STORAGE_DIR", "storage", "Runtime data: the SQLite file, mail written as files, the published site."),
     Setting("JCBOT_DATABASE_URL", None, "SQLAlchemy URL of the database; default a SQLite file in the storage folder. postgresql://... for PostgreSQL."),
     Setting("JCBOT_DB_THREADS", "8", "Service calls the Slack, mail and web channels run at once (a thread pool), and the size of the database connection pool they use.", _count),
+    Setting("JCBOT_DOCUMENT_STORE", "files", "Where documents' content is kept: files (under storage/documents/, by SHA-256) or database (a table: replicas on one PostgreSQL share it, one backup holds everything). Documents already stored stay where they were written.", _choice("files", "database")),
+    Setting("JCBOT_DOCUMENT_MAX_BYTES", "26214400", "Largest document accepted, in bytes (default 25 MiB); a larger file is refused.", _count),
     Setting("JCBOT_RULES_DIR", None, "Folder where rules files are looked up by name; default the shipped rules/."),
     Setting("JCBOT_TEMPLATES_DIR", None, "Folder of Jinja2 templates; default the shipped templates/."),
     Setting("JCBOT_SECRET", None, "Secret for reply tokens, sign-in links and session cookies (required by serve outside development; at least 16 characters).", secret=True),

@@ -9,8 +9,9 @@ from sqlmodel import Session, select
 from jcbot.core.cochairs import acting_for_cochairs
 from jcbot.core.decision import distribute as core_distribute
 from jcbot.core.roster import Roster
-from jcbot.services import notices, reach
+from jcbot.services import documents, notices, reach
 from jcbot.services.context import ServiceContext, ServiceError, Tx
+from jcbot.services.documents import Attached, Upload
 from jcbot.services.evaluation import OPEN_STATUSES, Facts, gather, members_by_handle, recipient, settle, verdict_of
 from jcbot.services.numbering import ITEM_KINDS, proposal_ref
 from jcbot.services.roster import get_committee
@@ -82,16 +83,58 @@ def _add_version(tx: Tx, p: Proposal, number: int, title: str, text: str, items:
     return v
 
 
-def draft(ctx: ServiceContext, slug: str, title: str, text: str, items: list[Item], actor: str) -> Proposal:
-    """Draft a proposal (version 1, not yet distributed)."""
+def draft(ctx: ServiceContext, slug: str, title: str, text: str, items: list[Item], actor: str,
+          uploads: list[Upload] | None = None) -> Proposal:
+    """Draft a proposal (version 1, not yet distributed), with the documents it is about."""
     with ctx.tx(actor) as tx:
         c = get_committee(tx.session, slug)
         p = Proposal(committee_id=c.id, ref=proposal_ref(tx.session, c, tx.now), created_at=tx.now, created_by=actor)
         tx.session.add(p)
         tx.session.flush()
-        _add_version(tx, p, 1, title, text, items)
-        tx.audit("proposal.drafted", f"proposal:{p.ref}", {"title": title, "items": [i.__dict__ for i in items]}, c.id)
+        v = _add_version(tx, p, 1, title, text, items)
+        attached = documents.link(tx, v, uploads or [], len(items), c.id)
+        tx.audit("proposal.drafted", f"proposal:{p.ref}", {"title": title, "items": [i.__dict__ for i in items]}
+                 | ({"documents": _brief(attached)} if attached else {}), c.id)
         return p
+
+
+def _brief(attached: list[Attached]) -> list[dict]:
+    """Documents as audit events record them."""
+    return [{"name": a.name, "sha256": a.sha256, "visibility": a.visibility, "items": list(a.items)} for a in attached]
+
+
+def _frozen(ref: str, v: ProposalVersion) -> ServiceError:
+    return ServiceError(f"{ref} version {v.version} was distributed on {v.distributed_at:%Y-%m-%d}; its documents "
+                        f"are frozen: revise it to distribute other documents (jcbot proposal revise {ref} "
+                        "--document PATH ...)")
+
+
+def attach(ctx: ServiceContext, ref: str, uploads: list[Upload], actor: str) -> list[Attached]:
+    """Add documents to a proposal's current version before it is distributed; returns those added."""
+    if not uploads:
+        raise ServiceError("give at least one file to attach")
+    with ctx.tx(actor) as tx:
+        c, p, v = lock_proposal(tx, ref)
+        if v.distributed_at is not None:
+            raise _frozen(ref, v)
+        count = len(tx.session.exec(select(ProposalItem.id).where(ProposalItem.version_id == v.id)).all())
+        added = documents.link(tx, v, uploads, count, c.id)
+        if added:
+            tx.audit("proposal.documents_attached", f"proposal:{ref}", {"version": v.version,
+                                                                        "documents": _brief(added)}, c.id)
+        return added
+
+
+def detach(ctx: ServiceContext, ref: str, name: str, actor: str) -> Attached:
+    """Take a document off a proposal's current version before it is distributed."""
+    with ctx.tx(actor) as tx:
+        c, p, v = lock_proposal(tx, ref)
+        if v.distributed_at is not None:
+            raise _frozen(ref, v)
+        gone = documents.unlink(tx, v, name)
+        tx.audit("proposal.document_detached", f"proposal:{ref}", {"version": v.version, "name": gone.name,
+                                                                   "sha256": gone.sha256}, c.id)
+        return gone
 
 
 def _require_cochairs(roster: Roster, by: str | None, tx: Tx, what: str) -> str:
@@ -100,6 +143,9 @@ def _require_cochairs(roster: Roster, by: str | None, tx: Tx, what: str) -> str:
 
 
 def _distribute(tx: Tx, c: Committee, p: Proposal, v: ProposalVersion, roster: Roster, who: str) -> Facts:
+    # Members must receive exactly the bytes the hashes name: a file gone or altered stops it here.
+    documents.require_intact(tx.session, tx.ctx.settings, v.id)  # type: ignore[arg-type]
+    hashes = documents.hashes(tx.session, v.id)  # type: ignore[arg-type]
     dist = core_distribute(roster, tx.now)
     v.distributed_at, v.deadline, v.electorate = dist.distributed_at, dist.deadline, list(dist.electorate)
     v.distributed_by, v.status, p.status = who, "open", "open"
@@ -110,9 +156,10 @@ def _distribute(tx: Tx, c: Committee, p: Proposal, v: ProposalVersion, roster: R
     v.next_change_at = verdict_of(facts, tx.now).next_change
     # Counted in the electorate all the same (the roster decides), but said loudly: no notice reaches them.
     lost = [u.handle for u in reach.unreachable(tx.session, c, tx.now, list(dist.electorate))]
+    # The hashes distributed are in the chain: `audit verify` checks the version still carries them.
     tx.audit("proposal.distributed", f"proposal:{p.ref}", {
         "version": v.version, "by": who, "deadline": dist.deadline, "electorate": list(dist.electorate),
-    } | ({"unreachable": lost} if lost else {}), c.id)
+    } | ({"unreachable": lost} if lost else {}) | ({"documents": hashes} if hashes else {}), c.id)
     if lost:
         log.warning("event=distribution.unreachable proposal=%s members=%s", p.ref, ",".join(lost))
     by_handle = members_by_handle(tx.session, c)
@@ -174,8 +221,13 @@ def refer(ctx: ServiceContext, ref: str, actor: str, by: str | None = None, note
 
 
 def revise(ctx: ServiceContext, ref: str, actor: str, *, title: str | None = None, text: str | None = None,
-           items: list[Item] | None = None, by: str | None = None, redistribute: bool = True) -> ProposalVersion:
-    """A new version (the old one superseded if it was distributed), distributed at once unless asked not to."""
+           items: list[Item] | None = None, by: str | None = None, redistribute: bool = True,
+           uploads: list[Upload] | None = None) -> ProposalVersion:
+    """A new version (the old one superseded if it was distributed), distributed at once unless asked not to.
+
+    The new version carries the old one's documents unless `uploads` gives its documents
+    (as `items` gives its items); the assertions on the old version do not carry over.
+    """
     with ctx.tx(actor) as tx:
         c, p, old = lock_proposal(tx, ref)
         roster = load_roster(tx.session, c)
@@ -188,8 +240,13 @@ def revise(ctx: ServiceContext, ref: str, actor: str, *, title: str | None = Non
         old_items = [Item(i.kind, i.title, i.reference) for i in tx.session.exec(
             select(ProposalItem).where(ProposalItem.version_id == old.id).order_by(ProposalItem.position))]
         new = _add_version(tx, p, old.version + 1, title or old.title, text or old.text, items or old_items)
+        if uploads:
+            attached = documents.link(tx, new, uploads, len(items or old_items), c.id)
+        else:  # item bindings carry over only with the items they name
+            attached = documents.carry(tx, old, new, keep_items=not items)
         p.status = "draft"
-        tx.audit("proposal.revised", f"proposal:{ref}", {"from_version": old.version, "version": new.version, "by": who}, c.id)
+        tx.audit("proposal.revised", f"proposal:{ref}", {"from_version": old.version, "version": new.version, "by": who}
+                 | ({"documents": _brief(attached)} if attached else {}), c.id)
         if redistribute:
             _distribute(tx, c, p, new, roster, who)
         return new

@@ -146,6 +146,9 @@ class AssertionRecord(SQLModel, table=True):
     recorded_at: datetime = Field(sa_column=_instant())
     recorded_by: str = Field(max_length=200)
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The SHA-256s (sorted) of the documents the version carried: what the member asserted on.
+    # None for assertions recorded before proposals carried documents.
+    documents: list | None = Field(default=None, sa_column=Column(JSONText(), nullable=True))
 
 
 class Meeting(SQLModel, table=True):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from jcbot.core.decision import Assertion, Verdict
-from jcbot.services import notices
+from jcbot.services import documents, notices
 from jcbot.services.evaluation import cochair_recipients, recipient, settle, verdict_of
 from jcbot.services.intake.case import Case
 from jcbot.store.models import AssertionRecord
@@ -26,15 +26,17 @@ def record(case: Case, actor: str) -> Recorded:
     tx, facts, m, admission = case.tx, case.gather(), case.member, case.admission
     assert m is not None and admission is not None and case.position and case.version is not None
     when = case.when
+    # What the member asserted on: the version's documents, by hash (frozen since its distribution).
+    hashes = documents.hashes(tx.session, case.version.id)  # type: ignore[arg-type]
     row = AssertionRecord(version_id=case.version.id, member_id=m.id, member=m.handle, position=case.position,
                           opinion=case.opinion, at=when, channel=case.channel, evidence_key=case.evidence_key,
-                          recorded_at=tx.now, recorded_by=actor, note=case.note)
+                          recorded_at=tx.now, recorded_by=actor, note=case.note, documents=hashes)
     tx.session.add(row)
     tx.session.flush()
     tx.audit("assertion.recorded", f"proposal:{case.ref}", {
         "version": case.version.version, "member": m.handle, "position": case.position, "opinion": case.opinion,
         "at": when, "channel": case.channel, "evidence": case.evidence_key, "note": case.note,
-        "ignored": admission.ignored,
+        "ignored": admission.ignored, "documents": hashes,
     }, facts.committee.id)
     # The facts after it without reading them again: the new assertion comes last among equals.
     facts = replace(facts, assertions=facts.assertions + (
@@ -43,7 +45,7 @@ def record(case: Case, actor: str) -> Recorded:
     verdict = verdict_of(facts, tx.now)
     extra = {"assertion": {"position": case.position, "opinion": case.opinion, "at": when.isoformat(),
                            "member": m.handle, "member_name": m.name, "channel": case.channel,
-                           "ignored": admission.ignored,
+                           "ignored": admission.ignored, "documents": hashes,  # repeated in the confirmation
                            # The core's judgement, shown as is by every channel (never recomputed there).
                            "within_period": admission.within_period}}
     tx.notify(notices.proposal_notice("confirmation", facts, recipient(m), extra, key_suffix=str(row.id),
