@@ -112,7 +112,7 @@ def view_json(view: queries.ProposalView, now: datetime) -> dict:
     v, verdict = view.version, view.verdict
     out = {
         "ref": view.proposal.ref, "committee": view.committee.slug, "version": v.version, "title": v.title,
-        "status": v.status, "items": list(view.items), "distributed_at": _iso(v.distributed_at, tz),
+        "status": view.status, "items": list(view.items), "distributed_at": _iso(v.distributed_at, tz),
         "deadline": _iso(v.deadline, tz), "days_left": round(view.days_left(now), 2) if v.deadline else None,
     }
     if verdict is not None:
@@ -124,6 +124,10 @@ def view_json(view: queries.ProposalView, now: datetime) -> dict:
                             "channel": a.channel, "note": a.note} for a in view.assertions],
             "trace": [s.text for s in verdict.trace],
         }
+    d = view.decision
+    if d is not None:
+        # The decision's own basis and instant: a meeting's ("meeting", its day) rather than the referral's.
+        out |= {"basis": d.basis, "adopted_at": _iso(d.adopted_at, tz), "decision": d.number}
     return out
 
 

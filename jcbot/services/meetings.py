@@ -6,11 +6,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from jcbot.services.context import ServiceContext, ServiceError
+from jcbot.services import notices
+from jcbot.services.context import ServiceContext, ServiceError, Tx
+from jcbot.services.evaluation import Facts, gather, members_by_handle, recipient
 from jcbot.services.numbering import decision_number, item_reference
 from jcbot.services.proposals import Item, _check_items, get_proposal
 from jcbot.services.roster import get_committee
-from jcbot.store.models import Decision, Meeting
+from jcbot.services.roster_log import load_roster
+from jcbot.store.models import Committee, Decision, Meeting
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ def record_meeting(ctx: ServiceContext, slug: str, title: str, held_on: date, pl
         tx.session.flush()
         out = []
         for d in decisions:
-            version_id = None
+            version_id, proposal_facts = None, None
             if d.proposal:
                 pc, p, v = get_proposal(tx.session, d.proposal, lock=True)
                 # The proposal's status, not the version's: the version stays "referred"
@@ -47,6 +50,7 @@ def record_meeting(ctx: ServiceContext, slug: str, title: str, held_on: date, pl
                     raise ServiceError(f"{d.proposal} is {p.status}, not referred to a meeting of {slug}")
                 p.status, version_id = "adopted", v.id
                 tx.session.add(p)
+                proposal_facts = gather(tx.session, c, p, v)
             _check_items(d.items)  # after the proposal: "not referred" says more than "no items"
             items = [{"kind": i.kind, "title": i.title,
                       "reference": i.reference or item_reference(tx.session, c, i.kind)} for i in d.items]
@@ -63,6 +67,20 @@ def record_meeting(ctx: ServiceContext, slug: str, title: str, held_on: date, pl
                 "proposal": d.proposal}, c.id)
             dec.audit_hash = ev.hash
             out.append(dec)
+            _notify(tx, c, dec, m, proposal_facts)
         tx.audit("meeting.recorded", f"committee:{slug}", {"title": m.title, "held_on": held_on, "place": m.place,
                                                            "decisions": [d.number for d in out]}, c.id)
         return m, out
+
+
+def _notify(tx: Tx, c: Committee, d: Decision, m: Meeting, facts: Facts | None) -> None:
+    """Tell every active member and the committee channel, as for an electronic adoption."""
+    proposal = None
+    if facts is not None:  # the referred proposal it settled, with the references just given
+        proposal = notices.proposal_data(facts, items=list(d.items))["proposal"]
+    by_handle = members_by_handle(tx.session, c)
+    roster = facts.roster if facts is not None else load_roster(tx.session, c)
+    for handle in roster.active_members(tx.now):
+        if handle in by_handle:
+            tx.notify(notices.meeting_notice(c, d, m, recipient(by_handle[handle]), proposal))
+    tx.notify(notices.meeting_notice(c, d, m, notices.Recipient(notices.ANNOUNCE, c.name), proposal))

@@ -31,6 +31,14 @@ class ProposalView:
     verdict: Verdict | None
     assertions: tuple[AssertionRecord, ...] = field(default=())
     seat_holders: dict[str, str | None] = field(default_factory=dict)
+    decision: Decision | None = None  # the decision that adopted this version, electronically or at a meeting
+
+    @property
+    def status(self) -> str:
+        """What every reader shows: the core's verdict now, or adopted once a meeting adopted the referred version."""
+        if self.decision is not None:
+            return "adopted"
+        return self.verdict.status if self.verdict is not None else self.version.status
 
     def days_left(self, now: datetime) -> float | None:
         """Days until the deadline (negative once past), None if not distributed."""
@@ -46,7 +54,8 @@ def _view(session: Session, c: Committee, p: Proposal, v: ProposalVersion, now: 
     records = tuple(session.exec(select(AssertionRecord).where(AssertionRecord.version_id == v.id)
                                  .order_by(AssertionRecord.at, AssertionRecord.id)))
     holders = {s: facts.roster.holder(s, now) for s in ("japan", "host")}
-    return ProposalView(c, p, v, facts.items, verdict_of(facts, now), records, holders)
+    decision = session.exec(select(Decision).where(Decision.version_id == v.id)).first()
+    return ProposalView(c, p, v, facts.items, verdict_of(facts, now), records, holders, decision)
 
 
 def show(ctx: ServiceContext, ref: str) -> ProposalView:

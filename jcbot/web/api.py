@@ -90,14 +90,16 @@ def _committee_out(c: Committee) -> CommitteeOut:
 def _proposal_out(s: Session, c: Committee, p: Proposal, v: ProposalVersion, verdict: Verdict | None) -> ProposalOut:
     """A proposal as the API shows it: the status the core computes now, as every channel shows it."""
     items = s.exec(select(ProposalItem).where(ProposalItem.version_id == v.id).order_by(ProposalItem.position))
-    d = s.exec(select(Decision.number).where(Decision.version_id == v.id)).first()
+    d = s.exec(select(Decision).where(Decision.version_id == v.id)).first()
     status, basis, adopted_at = v.status, v.basis, v.adopted_at
     if verdict is not None:
         status, basis, adopted_at = verdict.status, verdict.basis, verdict.adopted_at
+    if d is not None and status == "referred":  # adopted since, at a meeting: the proposal's outcome
+        status, basis, adopted_at = "adopted", d.basis, d.adopted_at
     return ProposalOut(ref=p.ref, committee=c.slug, version=v.version, title=v.title, status=status,  # type: ignore[arg-type]
                        items=[ItemOut(kind=i.kind, title=i.title, reference=i.reference) for i in items],
                        distributed_at=v.distributed_at, deadline=v.deadline, basis=basis, adopted_at=adopted_at,
-                       closed_at=v.closed_at, decision=d)
+                       closed_at=v.closed_at, decision=d.number if d else None)
 
 
 def _open_verdicts(s: Session, versions: list[ProposalVersion], now: datetime) -> dict[int, Verdict]:

@@ -207,13 +207,19 @@ BASIS = {"no_objection": "no objection within the period, both co-chairs affirma
 def outcome(kind: str, data: dict) -> tuple[str, list[dict]]:
     """(fallback text, blocks) of an adoption, withdrawal, referral or lapse notice."""
     p, tz = data["proposal"], tz_of(data)
-    head = f"*{p['ref']}* _{esc(p['title'])}_"
     if kind in ("adoption", "announce_adoption"):
         d = data["decision"]
-        line = (f"{head} was adopted as decision *{d['number']}* ({BASIS.get(d['basis'], d['basis'])}) "
-                f"at {when(d['adopted_at'], tz)}.\n{items_text(d['items'])}")
-        text = f"{p['ref']} adopted as decision {d['number']}"
-    elif kind in ("withdrawn", "referred", "announce_withdrawn", "announce_referred"):
+        if d.get("meeting"):  # taken at a meeting: a day and a place, and perhaps no proposal
+            m = d["meeting"]
+            what = f"*{p['ref']}* _{esc(p['title'])}_ was" if p else f"_{esc(d['title'])}_ was"
+            line = (f"{what} adopted as decision *{d['number']}* by consensus at the {esc(m['title'])} "
+                    f"({m['held_on']}, {esc(m['place'])}).\n{items_text(d['items'])}")
+            return f"Decision {d['number']} adopted at the {m['title']}", [section(line)]
+        line = (f"*{p['ref']}* _{esc(p['title'])}_ was adopted as decision *{d['number']}* "
+                f"({BASIS.get(d['basis'], d['basis'])}) at {when(d['adopted_at'], tz)}.\n{items_text(d['items'])}")
+        return f"{p['ref']} adopted as decision {d['number']}", [section(line)]
+    head = f"*{p['ref']}* _{esc(p['title'])}_"
+    if kind in ("withdrawn", "referred", "announce_withdrawn", "announce_referred"):
         verb = "withdrawn" if kind.endswith("withdrawn") else "referred to a meeting or a call"
         line = f"{head} was {verb} by the co-chairs." + (f"\n>{esc(data['note'])}" if data.get("note") else "")
         text = f"{p['ref']} {verb}"

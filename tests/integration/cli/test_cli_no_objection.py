@@ -58,7 +58,10 @@ def test_evaluate_after_the_deadline_adopts_at_the_deadline(jcbot, tmp_path):
     deadline = distributed_at + timedelta(days=1)
 
     (view,) = json.loads(jcbot("pending", "--json").stdout)
-    assert (view["ref"], view["status"], view["awaiting"]) == (ref, "open", ["sato"])
+    # Every reader shows the core's verdict now (adopted at the deadline), though only the
+    # sweep that `evaluate` runs records it.
+    assert (view["ref"], view["status"], view["awaiting"]) == (ref, "adopted", ["sato"])
+    assert jcbot.sql("SELECT status FROM proposal_version") == [("open",)]
     assert view["days_left"] < -1.9
     assert view["deadline"] == deadline.astimezone(ZoneInfo("Asia/Ulaanbaatar")).isoformat()
 

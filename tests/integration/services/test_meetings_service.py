@@ -14,7 +14,7 @@ from jcbot.services.meetings import MeetingDecision, record_meeting
 from jcbot.store.models import Decision, Meeting, Proposal
 
 from .helpers import (ITEMS, SECRETARIAT, T0, audit_actions, committee, counts, current_version, distributed,
-                      rows, tick, variant)
+                      outbox_rows, rows, tick, variant)
 from .helpers import clock, ctx, engine  # noqa: F401 - fixtures
 
 UB = ZoneInfo("Asia/Ulaanbaatar")
@@ -139,3 +139,64 @@ def test_the_meeting_date_is_read_in_the_committees_calendar(ctx, engine):
     with pytest.raises(ServiceError, match="a meeting held on 2026-04-16 is in the future"):
         record_meeting(ctx, "japan-mongolia", "Later", date(2026, 4, 16), "Tokyo", [_decision()], SECRETARIAT)
     assert counts(engine) == before
+
+
+def _rendered(ctx, engine, kind, channel):
+    """The outbox rows of `kind` on `channel`, rendered now as the dispatcher would (strict templates)."""
+    from email import message_from_string, policy
+
+    from jcbot.channels.email.compose import EmailRenderer
+    from jcbot.channels.slack.compose import SlackRenderer
+
+    renderer = EmailRenderer(ctx.settings, strict=True) if channel == "email" else SlackRenderer(ctx.settings)
+    out = {}
+    for row in outbox_rows(engine, kind, channel):
+        payload = renderer.for_outbox(row)
+        if channel == "email":
+            msg = message_from_string(payload["message"], policy=policy.default)
+            out[row.recipient] = (msg["Subject"], msg.get_body(("plain",)).get_content())
+        else:
+            out[row.recipient] = payload[0]["arguments"]["text"] + "\n" + str(payload[0]["arguments"]["blocks"])
+    return out
+
+
+def test_a_meeting_decision_is_announced_to_every_member_and_the_channel(ctx, engine):
+    committee(ctx)
+    ctx.clock.set(datetime(2026, 4, 10, 9, tzinfo=UTC))
+    _, (d,) = record_meeting(ctx, "japan-mongolia", "3rd Joint Committee", date(2026, 4, 9), "Ulaanbaatar",
+                             [_decision()], SECRETARIAT)
+    mails = _rendered(ctx, engine, "adoption", "email")
+    assert sorted(mails) == sorted(f"{h}@japan-mongolia.example" for h in ("tanaka", "sato", "suzuki", "bat", "dorj", "tsetseg"))
+    subject, body = mails["bat@japan-mongolia.example"]
+    assert "Adopted: decision MN-2026-001: Approve MN_AM002" in subject
+    assert "consensus at the 3rd Joint Committee (2026-04-09, Ulaanbaatar)" in body
+    assert "MN_AM002" in body and "Proposed as" not in body  # no proposal behind it
+    posts = _rendered(ctx, engine, "announce_adoption", "slack")
+    assert list(posts) == ["C0COMMITTEE"]
+    assert "adopted as decision *MN-2026-001* by consensus at the 3rd Joint Committee" in posts["C0COMMITTEE"]
+    # Each notice's key is the decision number: a retried transaction enqueues each once.
+    assert {r.payload["notice"]["key"] for r in outbox_rows(engine, "adoption", "email")} == {
+        f"adoption:decision:MN-2026-001:{h}" for h in ("tanaka", "sato", "suzuki", "bat", "dorj", "tsetseg")}
+
+
+def test_a_referred_proposal_adopted_at_a_meeting_shows_adopted_and_is_notified(ctx, engine):
+    from jcbot.cli.proposal import view_json
+    from jcbot.services import queries
+
+    committee(ctx)
+    ref = distributed(ctx)
+    tick(ctx.clock)
+    proposals.refer(ctx, ref, SECRETARIAT, by="tanaka", note="to the 3rd meeting")
+    assert queries.show(ctx, ref).status == "referred"
+    ctx.clock.set(T0 + timedelta(days=40))
+    meeting_day = (T0 + timedelta(days=39)).astimezone(UB).date()
+    _, (d,) = record_meeting(ctx, "japan-mongolia", "3rd Joint Committee", meeting_day, "Tokyo",
+                             [_decision("Approve MN_AM001 and register MN001", ITEMS, ref)], SECRETARIAT)
+    view = queries.show(ctx, ref)
+    data = view_json(view, ctx.clock.now())
+    assert (data["status"], data["basis"], data["decision"]) == ("adopted", "meeting", d.number)
+    assert data["adopted_at"] == datetime.combine(meeting_day, datetime.min.time().replace(hour=12), tzinfo=UB).isoformat()
+    subject, body = _rendered(ctx, engine, "adoption", "email")["suzuki@japan-mongolia.example"]
+    assert f"Proposed as {ref}" in body and "MN_AM001" in body and "MN001" in body
+    post = _rendered(ctx, engine, "announce_adoption", "slack")["C0COMMITTEE"]
+    assert f"*{ref}*" in post and "by consensus at the 3rd Joint Committee" in post
