@@ -52,12 +52,13 @@ def _instant(value: Any, where: str) -> datetime:
 
 def _mapping(value: Any, where: str, allowed: set[str], required: set[str]) -> dict:
     if not isinstance(value, dict):
-        raise CaseFileError(f"{where}: expected a mapping, got {value!r}")
+        raise CaseFileError(f"{where or 'case file'}: expected a mapping, got {value!r}")
+    prefix = f"{where}." if where else ""  # the file's top level: keys name themselves
     for key in value:
         if key not in allowed:
-            raise CaseFileError(f"{where}.{key}: unknown key (expected one of: {', '.join(sorted(allowed))})")
+            raise CaseFileError(f"{prefix}{key}: unknown key (expected one of: {', '.join(sorted(allowed))})")
     for key in sorted(required - set(value)):
-        raise CaseFileError(f"{where}.{key}: required key is missing")
+        raise CaseFileError(f"{prefix}{key}: required key is missing")
     return value
 
 
@@ -115,7 +116,7 @@ def _event(e: Any, i: int) -> Event:
 
 def parse(data: Any, rules: Rules) -> tuple[CaseStart, list[Event], datetime | None]:
     """Read a case file's plain data (from YAML or JSON) into its start, events and evaluate_at."""
-    data = _mapping(data, "case file", _TOP, {"case", "submitted_at"})
+    data = _mapping(data, "", _TOP, {"case", "submitted_at"})
     case = _mapping(data["case"], "case", {"kind", "committee_code"}, {"kind"})
     kind: Kind = case["kind"]
     if kind not in KINDS:
