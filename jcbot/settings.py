@@ -69,7 +69,7 @@ def _hosts(text: str) -> tuple[str, ...]:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("JCBOT_STORAGE_DIR", "storage", "Runtime data: the SQLite file, mail written as files, the published site."),
+    Setting("JCBOT_STORAGE_DIR", "storage", "Runtime data: the SQLite file, documents, mail written as files, the published site."),
     Setting("JCBOT_DATABASE_URL", None, "SQLAlchemy URL of the database; default a SQLite file in the storage folder. postgresql://... for PostgreSQL."),
     Setting("JCBOT_DB_THREADS", "8", "Service calls the Slack, mail and web channels run at once (a thread pool), and the size of the database connection pool they use.", _count),
     Setting("JCBOT_DOCUMENT_STORE", "files", "Where documents' content is kept: files (under storage/documents/, by SHA-256) or database (a table: replicas on one PostgreSQL share it, one backup holds everything). Documents already stored stay where they were written.", _choice("files", "database")),

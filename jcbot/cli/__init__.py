@@ -32,7 +32,7 @@ def _root(
 
 def _mount() -> None:
     # Imported here so `jcbot --help` stays fast and a group's import error names its module.
-    from jcbot.cli import audit, committee, cycle, meeting, proposal, rules, simulate
+    from jcbot.cli import audit, committee, cycle, document, meeting, proposal, rules, simulate
 
     app.add_typer(rules.app, name="rules")
     app.command("simulate")(simulate.simulate)
@@ -48,6 +48,7 @@ def _mount() -> None:
     app.command("evaluate")(proposal.evaluate)
     app.add_typer(meeting.app, name="meeting")
     app.add_typer(audit.app, name="audit")
+    app.add_typer(document.app, name="document")
     # Groups of the channels and the long-running job: a module exposes `register(app)`
     # to add commands, or `app` to be mounted as a group of its own name.
     for optional in ("mail", "serve", "publish", "slack", "remind", "outbox"):

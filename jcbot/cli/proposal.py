@@ -10,11 +10,12 @@ from zoneinfo import ZoneInfo
 import typer
 
 from jcbot.cli.common import actor, context, fail, refusals, table
+from jcbot.cli.document import DOCUMENT_HELP, ITEM_DOCUMENT_HELP, describe, parse_item_documents, read_uploads
 from jcbot.services import assertions, proposals, queries, reach, sweep
 from jcbot.services.numbering import ITEM_KINDS
 from jcbot.services.proposals import Item
 
-app = typer.Typer(help="Proposals: draft, distribute, withdraw, refer, revise, show.", no_args_is_help=True)
+app = typer.Typer(help="Proposals: draft, attach documents, distribute, withdraw, refer, revise, show.", no_args_is_help=True)
 
 
 def parse_items(specs: list[str]) -> list[Item]:
@@ -43,14 +44,39 @@ _ITEM_HELP = f"An item, KIND:TITLE[:REFERENCE], repeatable. KIND: {', '.join(ITE
 @app.command("draft")
 def draft(slug: str, title: str = typer.Option(..., "--title"), text: str = typer.Option(None, "--text"),
           text_file: Path = typer.Option(None, "--text-file", help="Read the full text from a file."),
-          item: list[str] = typer.Option(..., "--item", help=_ITEM_HELP)) -> None:
-    """Draft a proposal (several items may be bundled)."""
+          item: list[str] = typer.Option(..., "--item", help=_ITEM_HELP),
+          document: list[str] = typer.Option(None, "--document", help=DOCUMENT_HELP),
+          item_document: list[str] = typer.Option(None, "--item-document", help=ITEM_DOCUMENT_HELP)) -> None:
+    """Draft a proposal (several items may be bundled) with the documents it is about."""
     body = _text(text, text_file)
     if not body:
         fail("give the proposal's text with --text or --text-file")
+    items = parse_items(item)
+    uploads = read_uploads(document, parse_item_documents(item_document))
     with refusals():
-        p = proposals.draft(context(), slug, title, body, parse_items(item), actor())
-    typer.echo(f"drafted {p.ref}")
+        p = proposals.draft(context(), slug, title, body, items, actor(), uploads)
+    typer.echo(f"drafted {p.ref}" + (f" with {len(uploads)} document(s)" if uploads else ""))
+
+
+@app.command("attach")
+def attach(ref: str, path: list[str] = typer.Argument(..., help="PATH[:public|:confidential] (default public)."),
+           item: list[int] = typer.Option(None, "--item", help="The item number (1, 2...) that approves these files; repeatable.")) -> None:
+    """Add documents to a proposal not yet distributed (after distribution: revise it)."""
+    uploads = read_uploads(path, all_items=tuple(item or ()))
+    with refusals():
+        added = proposals.attach(context(), ref, uploads, actor())
+    for a in added:
+        typer.echo(f"attached {a.name} ({a.visibility}, sha256 {a.sha256})")
+    if not added:
+        typer.echo(f"{ref} already carries these documents")
+
+
+@app.command("detach")
+def detach(ref: str, name: str = typer.Argument(..., help="The document's name, as `proposal show` lists it.")) -> None:
+    """Take a document off a proposal not yet distributed."""
+    with refusals():
+        gone = proposals.detach(context(), ref, name, actor())
+    typer.echo(f"detached {gone.name} from {ref}")
 
 
 @app.command("distribute")
@@ -92,11 +118,15 @@ def refer(ref: str, by: str = typer.Option(None, "--by"), note: str = typer.Opti
 def revise(ref: str, title: str = typer.Option(None, "--title"), text: str = typer.Option(None, "--text"),
            text_file: Path = typer.Option(None, "--text-file"), item: list[str] = typer.Option(None, "--item", help=_ITEM_HELP),
            by: str = typer.Option(None, "--by"),
-           no_distribute: bool = typer.Option(False, "--no-distribute", help="Keep the new version as a draft.")) -> None:
+           no_distribute: bool = typer.Option(False, "--no-distribute", help="Keep the new version as a draft."),
+           document: list[str] = typer.Option(None, "--document", help=DOCUMENT_HELP + " Replaces the documents; default: the previous version's."),
+           item_document: list[str] = typer.Option(None, "--item-document", help=ITEM_DOCUMENT_HELP)) -> None:
     """A new version (the distributed one is superseded), redistributed with a new period."""
+    items = parse_items(item) if item else None
+    uploads = read_uploads(document, parse_item_documents(item_document)) or None
     with refusals():
         v = proposals.revise(context(), ref, actor(), title=title, text=_text(text, text_file),
-                             items=parse_items(item) if item else None, by=by, redistribute=not no_distribute)
+                             items=items, by=by, redistribute=not no_distribute, uploads=uploads)
     typer.echo(f"{ref} version {v.version} {'distributed' if v.distributed_at else 'drafted'}")
     if v.distributed_at:
         _warn_unreachable(ref, v.electorate)
@@ -114,6 +144,7 @@ def view_json(view: queries.ProposalView, now: datetime) -> dict:
         "ref": view.proposal.ref, "committee": view.committee.slug, "version": v.version, "title": v.title,
         "status": view.status, "items": list(view.items), "distributed_at": _iso(v.distributed_at, tz),
         "deadline": _iso(v.deadline, tz), "days_left": round(view.days_left(now), 2) if v.deadline else None,
+        "documents": [a.as_dict() for a in view.documents],
     }
     if verdict is not None:
         out |= {
@@ -121,7 +152,7 @@ def view_json(view: queries.ProposalView, now: datetime) -> dict:
             "awaiting": list(verdict.awaiting), "escalations": len(verdict.escalations),
             "seats": {s: {"holder": view.seat_holders.get(s), "position": p} for s, p in verdict.seat_positions.items()},
             "assertions": [{"member": a.member, "position": a.position, "opinion": a.opinion, "at": _iso(a.at, tz),
-                            "channel": a.channel, "note": a.note} for a in view.assertions],
+                            "channel": a.channel, "note": a.note, "documents": a.documents} for a in view.assertions],
             "trace": [s.text for s in verdict.trace],
         }
     d = view.decision
@@ -145,6 +176,8 @@ def show(ref: str, as_json: bool = typer.Option(False, "--json")) -> None:
                + (f" ({data['basis']}) at {data['adopted_at']}" if data.get("adopted_at") else ""))
     for i in data["items"]:
         typer.echo(f"  item        {i['kind']}: {i['title']}{' [' + i['reference'] + ']' if i['reference'] else ''}")
+    for a in view.documents:
+        typer.echo(f"  document    {describe(a)}")
     if data["deadline"]:
         typer.echo(f"  deadline    {data['deadline']}  ({data['days_left']:+.1f} days)")
         typer.echo(f"  negatives   {', '.join(data['negatives']) or '-'}\n  awaiting    {', '.join(data['awaiting']) or '-'}")

@@ -104,7 +104,7 @@ def _brief(attached: list[Attached]) -> list[dict]:
 
 
 def _frozen(ref: str, v: ProposalVersion) -> ServiceError:
-    return ServiceError(f"{ref} version {v.version} was distributed on {v.distributed_at:%Y-%m-%d}; its documents "
+    return ServiceError(f"{ref} version {v.version} was distributed at {v.distributed_at:%Y-%m-%d %H:%M} UTC; its documents "
                         f"are frozen: revise it to distribute other documents (jcbot proposal revise {ref} "
                         "--document PATH ...)")
 

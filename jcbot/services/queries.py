@@ -12,12 +12,14 @@ from sqlmodel import Session, select
 
 from jcbot.core.decision import Verdict
 from jcbot.core.roster import Roster
+from jcbot.services import documents
 from jcbot.services.context import ServiceContext
+from jcbot.services.documents import Attached
 from jcbot.services.evaluation import OPEN_STATUSES, facts_of, gather, verdict_of
 from jcbot.services.proposals import get_proposal
 from jcbot.services.roster import get_committee
 from jcbot.services.roster_log import load_roster, roster_marks
-from jcbot.store.models import AssertionRecord, Committee, Decision, Proposal, ProposalVersion
+from jcbot.store.models import AssertionRecord, Committee, Decision, Proposal, ProposalItem, ProposalVersion
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class ProposalView:
     assertions: tuple[AssertionRecord, ...] = field(default=())
     seat_holders: dict[str, str | None] = field(default_factory=dict)
     decision: Decision | None = None  # the decision that adopted this version, electronically or at a meeting
+    documents: tuple[Attached, ...] = ()  # what the version carries, in order (frozen once distributed)
 
     @property
     def status(self) -> str:
@@ -48,14 +51,17 @@ class ProposalView:
 
 
 def _view(session: Session, c: Committee, p: Proposal, v: ProposalVersion, now: datetime, roster=None) -> ProposalView:
+    docs = tuple(documents.of_version(session, v.id))  # type: ignore[arg-type]
     if v.distributed_at is None:
-        return ProposalView(c, p, v, (), None)
+        items = tuple({"kind": i.kind, "title": i.title, "reference": i.reference} for i in session.exec(
+            select(ProposalItem).where(ProposalItem.version_id == v.id).order_by(ProposalItem.position)))
+        return ProposalView(c, p, v, items, None, documents=docs)
     facts = gather(session, c, p, v, roster)
     records = tuple(session.exec(select(AssertionRecord).where(AssertionRecord.version_id == v.id)
                                  .order_by(AssertionRecord.at, AssertionRecord.id)))
     holders = {s: facts.roster.holder(s, now) for s in ("japan", "host")}
     decision = session.exec(select(Decision).where(Decision.version_id == v.id)).first()
-    return ProposalView(c, p, v, facts.items, verdict_of(facts, now), records, holders, decision)
+    return ProposalView(c, p, v, facts.items, verdict_of(facts, now), records, holders, decision, docs)
 
 
 def show(ctx: ServiceContext, ref: str) -> ProposalView:

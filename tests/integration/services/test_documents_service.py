@@ -134,7 +134,7 @@ def test_attach_before_distribution_then_frozen(ctx, engine, store_kind):
     (dist,) = _audit(engine, "proposal.distributed")
     assert f'"documents":["{sha256_hex(PM)}"]' in dist[1]
     before = _all_counts(engine)
-    with pytest.raises(ServiceError, match=rf"{ref} version 1 was distributed on 2026-03-02; its documents are "
+    with pytest.raises(ServiceError, match=rf"{ref} version 1 was distributed at 2026-03-02 23:30 UTC; its documents are "
                                            rf"frozen: revise it to distribute other documents"):
         proposals.attach(ctx, ref, [Upload("late.pdf", PM_FULL)], SECRETARIAT)
     with pytest.raises(ServiceError, match="frozen: revise it"):
