@@ -386,3 +386,33 @@ def test_the_trace_explains():
     assert [s.kind for s in view.trace] == ["submitted", "check complete", "input_confirmed", WINDOW_CLOSES,
                                             "proposal_distributed", "decision approve"]
     assert transition("methodology", "awaiting_decision", "decision approve").gives == "AM"
+
+
+# ---- case files (jcbot cycle simulate) ---------------------------------------------
+
+def test_a_case_file_reads_into_typed_events():
+    from jcbot.core.cycle.casefile import parse
+
+    start, events, when = parse({
+        "case": {"kind": "issuance"}, "submitted_at": "2026-01-01T00:00:00Z",
+        "events": [{"at": "2026-01-02T00:00:00Z", "check": "incomplete", "reason": "no form"},
+                   {"at": "2026-01-03T00:00:00Z", "decision_adopted": {"outcome": "reject"}},
+                   {"at": "2026-01-04T00:00:00Z", "issuance_requested": {"amount": 3, "shares": {"japan": 3}}}],
+    }, TOKYO)
+    assert start == CaseStart("project", "JC", at("2026-01-01T00:00:00+00:00"), seq=1)  # the rules' code; a project's timeline
+    assert events == [Check(at("2026-01-02T00:00:00+00:00"), False, "no form"),
+                      DecisionAdopted(at("2026-01-03T00:00:00+00:00"), "reject", seq=1),
+                      IssuanceRequested(at("2026-01-04T00:00:00+00:00"), 3, {"japan": 3})]
+    assert when is None
+
+
+def test_a_simulation_checks_events_after_evaluate_at_and_defaults_to_the_last_window_end():
+    from jcbot.core.cycle.casefile import CaseFileError, simulate
+
+    data = {"case": {"kind": "methodology", "committee_code": "MN"}, "submitted_at": "2026-03-02T10:00:00+09:00",
+            "events": [{"at": "2026-03-05T10:00:00+09:00", "check": "complete"}]}
+    assert simulate(data, TOKYO).view.evaluated_at == jst("03-21", "00:00")
+    data["events"].append({"at": "2026-03-06T10:00:00+09:00", "check": "complete"})
+    data["evaluate_at"] = "2026-03-04T00:00:00+09:00"
+    with pytest.raises(CaseFileError, match=r"^events\[1\]\.check: check complete is not allowed"):
+        simulate(data, TOKYO)
