@@ -44,11 +44,20 @@ def header_values(msg: Message, name: str) -> list[str]:
     """
     lowered = name.lower()
     if lowered in ADDRESS_HEADERS:
-        return [_source(str(value)) for key, value in msg.raw_items() if key.lower() == lowered]
+        return [_text(_source(str(value))) for key, value in msg.raw_items() if key.lower() == lowered]
     try:
-        return [str(value) for value in msg.get_all(name, [])]
+        return [_text(str(value)) for value in msg.get_all(name, [])]
     except Exception:  # noqa: BLE001 - the stdlib's header parser fails in many ways
-        return [_decoded(str(value)) for key, value in msg.raw_items() if key.lower() == lowered]
+        return [_text(_decoded(str(value))) for key, value in msg.raw_items() if key.lower() == lowered]
+
+
+def _text(value: str) -> str:
+    """The value as encodable text: raw 8-bit bytes in a header reach Python as lone surrogates,
+    which no database, log line or terminal accepts; read them as UTF-8, with U+FFFD where they are not."""
+    try:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a surrogate that is not an escaped byte
+        return value.encode("utf-8", "replace").decode("utf-8")
 
 
 def header_value(msg: Message, name: str) -> str | None:
