@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from jcbot.core.cochairs import escalation_recipients
 from jcbot.core.decision import Assertion, Closure, Distribution, Verdict, evaluate
 from jcbot.core.roster import Roster
-from jcbot.services import notices
+from jcbot.services import case_flow, notices
 from jcbot.services.context import Tx
 from jcbot.services.numbering import decision_number, item_reference
 from jcbot.services.roster_log import load_roster
@@ -91,13 +91,16 @@ def settle(tx: Tx, facts: Facts, verdict: Verdict) -> str | None:
         decision.audit_hash = ev.hash
         tx.session.add(decision)
         _notify_all(tx, facts, "adoption", {"decision": notices.decision_data(decision)})
+        case_flow.on_adopted(tx, facts.committee, facts.proposal, decision)  # its cases advance with it
     elif verdict.status == "lapsed":
         v.lapsed_at = verdict.lapsed_at
         tx.audit("proposal.lapsed", subject, {"version": v.version, "lapsed_at": verdict.lapsed_at}, facts.committee.id)
         for r in cochair_recipients(tx.session, facts.committee, facts.roster, tx.now):
             tx.notify(notices.proposal_notice("lapse", facts, r))
+        case_flow.on_closed(tx, facts.committee, facts.proposal, "lapsed")
     else:
         tx.audit("proposal.status", subject, {"version": v.version, "from": old, "to": verdict.status}, facts.committee.id)
+        case_flow.on_closed(tx, facts.committee, facts.proposal, verdict.status)  # withdrawn: its cases await another
     facts.proposal.status = verdict.status
     tx.session.add(v)
     tx.session.add(facts.proposal)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from jcbot.services import notices
+from jcbot.services import case_flow, notices
 from jcbot.services.context import ServiceContext, ServiceError, Tx
 from jcbot.services.evaluation import Facts, gather, members_by_handle, recipient
 from jcbot.services.numbering import decision_number, item_reference
@@ -66,6 +66,8 @@ def record_meeting(ctx: ServiceContext, slug: str, title: str, held_on: date, pl
                 "text_sha256": hashlib.sha256(d.text.encode("utf-8")).hexdigest(),
                 "proposal": d.proposal}, c.id)
             dec.audit_hash = ev.hash
+            if d.proposal:  # the cases the referred proposal carries advance with the meeting's decision
+                case_flow.on_adopted(tx, c, p, dec)
             out.append(dec)
             _notify(tx, c, dec, m, proposal_facts)
         tx.audit("meeting.recorded", f"committee:{slug}", {"title": m.title, "held_on": held_on, "place": m.place,

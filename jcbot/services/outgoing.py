@@ -62,6 +62,8 @@ def address(channel: str, notice: Notice, settings: Any) -> str | None:
                 return None
             return (settings.values.get("slack_channel") if settings is not None else None) or None
         return (r.slack_user_id or None) if notice.kind in SLACK_KINDS else None
+    if channel == "http":  # a registry's endpoint, where one is configured (services/registries)
+        return (notice.data.get("endpoint") or None) if notice.kind == "registry_notification" else None
     return None
 
 

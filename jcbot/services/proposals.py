@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from jcbot.core.cochairs import acting_for_cochairs
 from jcbot.core.decision import distribute as core_distribute
 from jcbot.core.roster import Roster
-from jcbot.services import documents, notices, reach
+from jcbot.services import case_flow, documents, notices, reach
 from jcbot.services.context import ServiceContext, ServiceError, Tx
 from jcbot.services.documents import Attached, Upload
 from jcbot.services.evaluation import OPEN_STATUSES, Facts, gather, members_by_handle, recipient, settle, verdict_of
@@ -87,15 +87,20 @@ def draft(ctx: ServiceContext, slug: str, title: str, text: str, items: list[Ite
           uploads: list[Upload] | None = None) -> Proposal:
     """Draft a proposal (version 1, not yet distributed), with the documents it is about."""
     with ctx.tx(actor) as tx:
-        c = get_committee(tx.session, slug)
-        p = Proposal(committee_id=c.id, ref=proposal_ref(tx.session, c, tx.now), created_at=tx.now, created_by=actor)
-        tx.session.add(p)
-        tx.session.flush()
-        v = _add_version(tx, p, 1, title, text, items)
-        attached = documents.link(tx, v, uploads or [], len(items), c.id)
-        tx.audit("proposal.drafted", f"proposal:{p.ref}", {"title": title, "items": [i.__dict__ for i in items]}
-                 | ({"documents": _brief(attached)} if attached else {}), c.id)
-        return p
+        return create_draft(tx, get_committee(tx.session, slug), title, text, items, uploads)
+
+
+def create_draft(tx: Tx, c: Committee, title: str, text: str, items: list[Item],
+                 uploads: list[Upload] | None = None) -> Proposal:
+    """`draft` in the caller's transaction (jcbot case propose drafts one with its cases)."""
+    p = Proposal(committee_id=c.id, ref=proposal_ref(tx.session, c, tx.now), created_at=tx.now, created_by=tx.actor)
+    tx.session.add(p)
+    tx.session.flush()
+    v = _add_version(tx, p, 1, title, text, items)
+    attached = documents.link(tx, v, uploads or [], len(items), c.id)
+    tx.audit("proposal.drafted", f"proposal:{p.ref}", {"title": title, "items": [i.__dict__ for i in items]}
+             | ({"documents": _brief(attached)} if attached else {}), c.id)
+    return p
 
 
 def _brief(attached: list[Attached]) -> list[dict]:
@@ -154,6 +159,8 @@ def _distribute(tx: Tx, c: Committee, p: Proposal, v: ProposalVersion, roster: R
     tx.session.flush()
     facts = gather(tx.session, c, p, v, roster)
     v.next_change_at = verdict_of(facts, tx.now).next_change
+    # The cases its items carry are now before the JC (refused, with the distribution, if one cannot be).
+    case_flow.on_distributed(tx, c, p, list(facts.items))
     # Counted in the electorate all the same (the roster decides), but said loudly: no notice reaches them.
     lost = [u.handle for u in reach.unreachable(tx.session, c, tx.now, list(dist.electorate))]
     # The hashes distributed are in the chain: `audit verify` checks the version still carries them.

@@ -13,7 +13,7 @@ from sqlmodel import Field, Session, SQLModel
 
 from jcbot.store.db import JSONText, UTCDateTime, require_aware
 
-CHANNELS = ("email", "slack")
+CHANNELS = ("email", "slack", "http")
 STATUSES = ("pending", "sending", "sent", "failed")
 # How long a claim lasts without a heartbeat: the dispatcher renews it every third of
 # this while its pass runs, so a worker that dies (kill -9, a lost machine) leaves its
@@ -29,7 +29,7 @@ class OutboxMessage(SQLModel, table=True):
 
     __tablename__ = "outbox_message"
     __table_args__ = (
-        CheckConstraint("channel IN ('email', 'slack')", name="channel"),
+        CheckConstraint("channel IN ('email', 'slack', 'http')", name="channel"),
         CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed')", name="status"),
         # What claim_due scans.
         Index("ix_outbox_message_due", "status", "next_attempt_at"),

@@ -39,7 +39,7 @@ WIRE = SMTP.clone(cte_type="7bit")
 ANSWERABLE = ("distribution", "reminder", "seat_reminder", "confirmation", "refusal")
 # Kinds with templates of their own; any other kind is sent in the generic (digest) form.
 KINDS = ("distribution", "confirmation", "escalation", "reminder", "seat_reminder", "adoption", "withdrawn",
-         "referred", "lapse", "refusal", "digest", "duty")
+         "referred", "lapse", "refusal", "digest", "duty", "case", "registry_notification")
 
 
 def reply_secret(settings: Settings) -> bytes:
