@@ -1,8 +1,8 @@
 """APScheduler wakes the work; the database decides it (ARCHITECTURE.md).
 
 Jobs: an alarm at the next deadline (re-armed after every tick), a periodic
-reconciliation tick (sweep, reminders, digests, duties), the outbox dispatcher and the
-IMAP poller. Only the leader among replicas (jcbot/leadership.py) sweeps, keeps the alarm,
+reconciliation tick (sweep, reminders, digests, duties), the outbox dispatcher, the
+IMAP poller and the Maildir poller. Only the leader among replicas (jcbot/leadership.py) sweeps, keeps the alarm,
 sends reminders and polls IMAP; every process dispatches. Every job is idempotent: run late, twice, or after downtime, it records
 adoption at the instant the core gives and sends each notice once.
 """
@@ -32,10 +32,13 @@ class Scheduler:
     """The process's alarm clock: owns the APScheduler and the jobs' bodies."""
 
     def __init__(self, ctx: ServiceContext, dispatcher: Dispatcher,
-                 poll_inbox: Callable[[], Awaitable[int]] | None = None) -> None:
+                 poll_inbox: Callable[[], Awaitable[int]] | None = None,
+                 poll_maildir: Callable[[], Awaitable[int]] | None = None) -> None:
         self.ctx = ctx
         self.dispatcher = dispatcher
         self.poll_inbox = poll_inbox
+        # The Maildir is looked into by every process (a rename hands each message to one of them).
+        self.poll_maildir = poll_maildir
         self.aps = AsyncIOScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
         self._tick_lock = asyncio.Lock()
         self._dispatch_lock = asyncio.Lock()
@@ -57,6 +60,9 @@ class Scheduler:
         # At once: a restarted process takes back its claims and resumes delivery without waiting.
         self.aps.add_job(self.dispatch, "interval", seconds=s.dispatch_interval, id="dispatch",
                          next_run_time=self.ctx.clock.now())
+        if self.poll_maildir is not None:
+            self.aps.add_job(self.maildir, "interval", seconds=s.inbound_maildir_interval, id="maildir",
+                             next_run_time=self.ctx.clock.now())
         self.aps.start()
         if lead:
             self.set_leader(True)
@@ -213,3 +219,16 @@ class Scheduler:
                     await self.dispatch()
             except Exception:
                 log.exception("event=imap.poll outcome=error")
+
+    async def maildir(self) -> None:
+        """One look into the Maildir's new/."""
+        if self._stopping:
+            return
+        async with self._job("maildir.poll"):
+            try:
+                assert self.poll_maildir is not None
+                n = await self.poll_maildir()
+                if n:
+                    log.info("event=maildir.poll handled=%d", n)
+            except Exception:
+                log.exception("event=maildir.poll outcome=error")

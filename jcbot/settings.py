@@ -99,6 +99,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("JCBOT_INBOUND_IMAP_FOLDER", "INBOX", "Folder polled for replies."),
     Setting("JCBOT_INBOUND_IMAP_DONE_FOLDER", "jcbot-processed", "Folder handled messages are moved to."),
     Setting("JCBOT_INBOUND_IMAP_INTERVAL", "60", "Seconds between IMAP polls.", _positive),
+    Setting("JCBOT_INBOUND_MAILDIR", None, "Maildir (new/, cur/, tmp/) jcbot reads replies from, as Postfix or Dovecot deliver them, or `jcbot dev reply` writes them; handled messages move to cur/. Default storage/maildir; off: no Maildir."),
+    Setting("JCBOT_INBOUND_MAILDIR_INTERVAL", "2", "Seconds between looks into the Maildir's new/.", _positive),
     Setting("JCBOT_REQUIRE_DKIM", "false", "Accept a reply only with a valid DKIM signature (or trusted Authentication-Results) for the sender's domain.", _bool),
     Setting("JCBOT_TRUSTED_AUTHSERV_IDS", "", "Comma-separated authserv-ids whose Authentication-Results headers are trusted."),
     Setting("JCBOT_REFUSALS_PER_HOUR", "5", "At most this many refusal emails to one address in an hour; a refused reply past it is logged and not answered.", _count),
@@ -143,6 +145,14 @@ class Settings:
     @property
     def storage_path(self) -> Path:
         return Path(self.storage_dir)
+
+    @property
+    def inbound_maildir_path(self) -> Path | None:
+        """The Maildir replies are read from (JCBOT_INBOUND_MAILDIR, default storage/maildir), None when off."""
+        value = self.values.get("inbound_maildir")
+        if value is not None and value.strip().lower() == "off":
+            return None
+        return Path(value) if value else self.storage_path / "maildir"
 
     @property
     def reply_address(self) -> str:

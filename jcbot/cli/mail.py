@@ -124,3 +124,37 @@ def parse(
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:
         _print_text(reading, tokens, dating)
+
+
+def report(result, where: str) -> None:
+    """One line for what the intake made of a message; exit 1 when nothing was recorded."""
+    from jcbot.cli.common import fail
+
+    if result.outcome in ("recorded", "duplicate"):
+        typer.echo(f"{where}: {result.outcome}: {result.reason}")
+        return
+    rule = f" by rule {result.rule}" if result.rule else ""
+    answered = "; a refusal is in the outbox for the sender" if result.answered else ""
+    fail(f"{where}: {result.outcome}{rule}: {result.reason}{answered}", 1)
+
+
+@app.command("receive")
+def receive(file: Path = typer.Argument(..., help="An email saved as .eml (RFC 5322 message).")) -> None:
+    """Feed one email through jcbot's intake, as the LMTP listener and the Maildir do."""
+    from jcbot.channels.email.inbound import receive as intake, transient
+    from jcbot.cli.common import context, fail
+
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror or exc}")
+    if not raw.strip():
+        fail(f"{file} is empty, not an email message")
+    ctx = context()
+    try:
+        result = intake(ctx, raw, via="file")
+    except Exception as exc:
+        if transient(exc):
+            fail(f"{file}: the database cannot take it now ({str(exc).splitlines()[0]}); nothing was recorded, try again", 1)
+        raise
+    report(result, str(file))

@@ -80,7 +80,16 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
 
         async def poll() -> int:
             return await poll_once(ctx)
-    scheduler = Scheduler(ctx, dispatcher, poll)
+    poll_maildir = None
+    maildir = settings.inbound_maildir_path
+    if maildir is not None:
+        from jcbot.channels.email import maildir as maildir_intake
+
+        await asyncio.to_thread(maildir_intake.ensure, maildir)
+
+        async def poll_maildir() -> int:
+            return await ctx.run(maildir_intake.poll_once, ctx, maildir)
+    scheduler = Scheduler(ctx, dispatcher, poll, poll_maildir)
     # Notices committed in this process go out at once (JCBOT_DISPATCH_INTERVAL is for retries and other replicas).
     ctx.on_enqueued = scheduler.wake
     # Replicas on one PostgreSQL: only the leader sweeps, keeps the alarm, reminds and polls IMAP.
@@ -129,17 +138,27 @@ def _announce(settings: Settings, ctx) -> None:
     inbound = ", ".join(filter(None, [
         f"LMTP/SMTP listener on {settings.inbound_lmtp_host}:{settings.inbound_lmtp_port}" if settings.inbound_lmtp_host else "",
         f"IMAP {settings.inbound_imap_host} every {settings.inbound_imap_interval:g}s" if settings.inbound_imap_host else "",
+        f"Maildir {settings.inbound_maildir_path.resolve()} (new/ every {settings.inbound_maildir_interval:g}s)"
+        if settings.inbound_maildir_path is not None else "",
     ])) or "off (set JCBOT_INBOUND_* to take email replies)"
     slack = ("Socket Mode" if settings.slack_app_token else f"HTTP events at {settings.public_url}/slack/events") \
         if settings.slack_bot_token else "off (set JCBOT_SLACK_* to enable)"
+    site = settings.public_url
+    signin = (f"  sign in    {site}/signin with the email of a member or of the secretariat; the link is mailed"
+              + ("" if settings.smtp_host else f" (a file in {settings.storage_path.resolve() / 'mail'})"))
     lines = [
         f"jcbot serving on http://{settings.http_host}:{settings.http_port} (public URL {settings.public_url})",
+        f"  dashboard  {site}/dashboard",
+        f"  public     {site}/ (adopted decisions)",
+        signin,
         f"  database   {url}",
         f"  mail out   {mail}",
         f"  mail in    {inbound}",
         f"  slack      {slack}",
         f"  sweep      every {settings.sweep_interval:g}s, and at each deadline"
         + (" (by the replica holding the leader lock)" if ctx.engine.dialect.name == "postgresql" else ""),
+        *([f"  answer     jcbot dev reply REF MEMBER affirm|object \"opinion\" (a member's reply into {settings.inbound_maildir_path.resolve() / 'new'})"]
+          if settings.inbound_maildir_path is not None and not settings.smtp_host else []),
         "  stop with Ctrl-C or SIGTERM",
     ]
     print("\n".join(lines), flush=True)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import message_from_bytes
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from email.policy import default
 from typing import Literal
 
@@ -33,7 +34,7 @@ from jcbot.channels.email.dkim import check_sender_authenticated
 from jcbot.channels.email.headers import header_value
 from jcbot.channels.email.limits import bound
 from jcbot.channels.email.parse import ReplyReading, read_reply
-from jcbot.channels.email.received import out_of_bounds
+from jcbot.channels.email.received import out_of_bounds, received_instant
 from jcbot.channels.email.tokens import TokenClaims, TokenError, read_token
 from jcbot.services.context import Notice, Recipient, ServiceContext
 from jcbot.services.intake import Case, Outcome as Taken, Rule, Stop, take
@@ -356,3 +357,21 @@ def handle_message(ctx: ServiceContext, raw: bytes, *, via: str, received_at: da
     log.info("event=email.received channel=email via=%s message=%s proposal=%s outcome=recorded dated_by=%r reason=%r",
              via, mid, case.ref, case.extra.get("dated_by") if case.at else "receipt", out.reason)
     return InboundResult("recorded", out.reason, mid, done.assertion_id)
+
+
+def receive(ctx: ServiceContext, raw: bytes, *, via: str, delivered_at: datetime | None = None,
+            delivered_by: str | None = None) -> InboundResult:
+    """`handle_message` for a message a mail server delivered (LMTP/SMTP, Maildir, `jcbot mail receive`).
+
+    Dated by the topmost Received headers of a trusted MTA (JCBOT_TRUSTED_RECEIVED_BY) when
+    there are some; else at `delivered_at` (a Maildir file's delivery time) when given; else now.
+    """
+    s = ctx.settings
+    head = bound(raw, s.inbound_max_header_bytes, 0).raw  # the dating reads headers only
+    dating = received_instant(BytesHeaderParser(policy=default).parsebytes(head), s.trusted_received_by,
+                              ctx.clock.now())
+    if dating.at is not None:
+        return handle_message(ctx, raw, via=via, received_at=dating.at, dated_by=dating.header)
+    if dating.problem and delivered_at is None:
+        log.warning("event=email.dated channel=email via=%s outcome=receipt_time reason=%r", via, dating.problem)
+    return handle_message(ctx, raw, via=via, received_at=delivered_at, dated_by=delivered_by if delivered_at else None)

@@ -12,16 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from email.parser import BytesHeaderParser
-from email.policy import default
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from jcbot.channels.email.inbound import InboundResult, handle_message, transient
-from jcbot.channels.email.limits import bound
-from jcbot.channels.email.received import received_instant
+from jcbot.channels.email.inbound import InboundResult, receive, transient
 from jcbot.services.context import ServiceContext
 
 log = logging.getLogger(__name__)
@@ -66,14 +62,7 @@ class ReplyHandler:
         return status
 
     def _handle(self, raw: bytes) -> InboundResult:
-        s = self.ctx.settings
-        head = bound(raw, s.inbound_max_header_bytes, 0).raw  # the dating reads headers only
-        dating = received_instant(BytesHeaderParser(policy=default).parsebytes(head), s.trusted_received_by,
-                                  self.ctx.clock.now())
-        if dating.problem:
-            log.warning("event=email.dated channel=email via=%s outcome=receipt_time reason=%r",
-                        self.protocol, dating.problem)
-        return handle_message(self.ctx, raw, via=self.protocol, received_at=dating.at, dated_by=dating.header)
+        return receive(self.ctx, raw, via=self.protocol)
 
 
 class ReplyListener(Controller):

@@ -10,7 +10,7 @@ import aiosmtplib
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from jcbot.channels.email import lmtp
+from jcbot.channels.email import inbound
 from jcbot.channels.email.compose import distribution_key, message_id
 from jcbot.channels.email.inbound import handle_message
 from jcbot.channels.email.lmtp import start_listener
@@ -81,7 +81,7 @@ def test_internal_error_answers_451_and_the_retry_is_recorded(jc, listener, monk
         raise OperationalError("SELECT 1", None, Exception("database unreachable"))
 
     raw = reply("gmail_yes.eml", to=jc.reply_to("sato"), sender=SATO)
-    monkeypatch.setattr(lmtp, "handle_message", broken)
+    monkeypatch.setattr(inbound, "handle_message", broken)  # what lmtp calls, via inbound.receive
     with pytest.raises(smtplib.SMTPDataError) as refused:
         deliver(listener, raw, SATO, [jc.reply_to("sato")])
     assert refused.value.smtp_code == 451
@@ -95,7 +95,7 @@ def test_a_failure_that_would_repeat_is_answered_once_with_a_permanent_5xx(jc, l
     def broken(*args, **kwargs):
         raise KeyError("a bug, the same at every delivery")
 
-    monkeypatch.setattr(lmtp, "handle_message", broken)
+    monkeypatch.setattr(inbound, "handle_message", broken)  # what lmtp calls, via inbound.receive
     with pytest.raises(smtplib.SMTPDataError) as refused:
         deliver(listener, reply("gmail_yes.eml", to=jc.reply_to("sato"), sender=SATO), SATO, [jc.reply_to("sato")])
     assert refused.value.smtp_code == 554  # final: the MTA does not retry it for days
