@@ -51,7 +51,7 @@ def _mount() -> None:
     app.add_typer(document.app, name="document")
     # Groups of the channels and the long-running job: a module exposes `register(app)`
     # to add commands, or `app` to be mounted as a group of its own name.
-    for optional in ("mail", "serve", "publish", "slack", "remind", "outbox", "case"):
+    for optional in ("mail", "serve", "publish", "slack", "remind", "outbox", "dev", "case"):
         try:
             module = __import__(f"jcbot.cli.{optional}", fromlist=["app"])
         except ModuleNotFoundError as exc:
