@@ -15,12 +15,12 @@ from sqlmodel import Session, select
 
 from jcbot.core.duties import Duty, calendar_duties
 from jcbot.services.viewers import Access, Viewer
-from jcbot.services import queries, reach
+from jcbot.services import documents, queries, reach
 from jcbot.services.context import ServiceContext
 from jcbot.services.roster_log import load_roster
 from jcbot.store import outbox
 from jcbot.store.audit import AuditEvent
-from jcbot.store.models import Meeting, Member
+from jcbot.store.models import Meeting, Member, Proposal, ProposalItem, ProposalVersion
 
 
 def when(at: datetime | None, zone: str) -> str:
@@ -66,6 +66,18 @@ class Card:
     left_open: list[str]
 
 
+@dataclass(frozen=True)
+class Draft:
+    """A proposal not yet distributed, as the secretariat prepares it: its items and documents."""
+
+    ref: str
+    version: int
+    title: str
+    text: str
+    items: list[dict]
+    documents: list[documents.Attached]
+
+
 @dataclass
 class CommitteeBoard:
     """One committee on the dashboard."""
@@ -77,6 +89,7 @@ class CommitteeBoard:
     unreachable: list[reach.Unreachable] = field(default_factory=list)  # members no notice reaches
     awaiting_me: list[tuple[queries.ProposalView, str, str]] = field(default_factory=list)  # view, deadline, days
     answered: list[queries.ProposalView] = field(default_factory=list)  # open, answered: the answer may change
+    drafts: list[Draft] = field(default_factory=list)  # for those who prepare and distribute proposals
 
 
 def _names(session: Session, committee_id: int) -> dict[str, str]:
@@ -116,6 +129,21 @@ def _duties(session: Session, access: Access, now: datetime) -> list[Duty]:
     return calendar_duties(load_roster(session, c), last, created, now)
 
 
+def drafts(session: Session, committee_id: int) -> list[Draft]:
+    """The committee's proposals still in draft (current version not distributed), oldest first."""
+    q = (select(Proposal, ProposalVersion)
+         .join(ProposalVersion, (ProposalVersion.proposal_id == Proposal.id)
+               & (ProposalVersion.version == Proposal.current_version))
+         .where(Proposal.committee_id == committee_id, ProposalVersion.distributed_at.is_(None))  # type: ignore[union-attr]
+         .order_by(Proposal.id))
+    out = []
+    for p, v in session.exec(q):
+        items = [{"kind": i.kind, "title": i.title, "reference": i.reference} for i in session.exec(
+            select(ProposalItem).where(ProposalItem.version_id == v.id).order_by(ProposalItem.position))]
+        out.append(Draft(p.ref, v.version, v.title, v.text, items, documents.of_version(session, v.id)))  # type: ignore[arg-type]
+    return out
+
+
 def board(ctx: ServiceContext, who: Viewer) -> list[CommitteeBoard]:
     """The dashboard of `who`: one entry per committee they belong to."""
     views = queries.pending(ctx)
@@ -133,6 +161,7 @@ def board(ctx: ServiceContext, who: Viewer) -> list[CommitteeBoard]:
                 b.duties = _duties(tx.session, access, tx.now)
                 b.problems = [m for m in problems if m.committee_id == c.id]
                 b.unreachable = reach.unreachable(tx.session, c, tx.now)
+                b.drafts = drafts(tx.session, c.id)  # type: ignore[arg-type]
             else:
                 b.awaiting_me = [(v, when(v.version.deadline, zone), days_text(v.days_left(tx.now), v.version.status))
                                  for v in mine if access.handle in v.verdict.awaiting]  # type: ignore[union-attr]

@@ -6,16 +6,17 @@ by=<the co-chair's handle>, or by=None for the secretariat acting on their behal
 """
 from __future__ import annotations
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from jcbot.core.errors import ProcedureError
 from jcbot.services import board
-from jcbot.services import escalation, proposals
+from jcbot.services import documents, escalation, proposals
 from jcbot.services.context import ServiceContext, ServiceError
+from jcbot.services.numbering import ITEM_KINDS
 from jcbot.web import auth as web_auth
 
-ACTIONS = ("withdraw", "refer", "revise", "leave-open")
+ACTIONS = ("withdraw", "refer", "revise", "leave-open", "distribute")
 
 
 def router(ctx: ServiceContext) -> APIRouter:
@@ -31,11 +32,54 @@ def router(ctx: ServiceContext) -> APIRouter:
             return RedirectResponse("/signin", status_code=303)
         flash = auth.take_flash(request)
         response = auth.page(request, "dashboard.html", who=who, boards=board.board(ctx, who),
-                             unfiled=board.unfiled_problems(ctx, who), flash=flash)
+                             unfiled=board.unfiled_problems(ctx, who), flash=flash, item_kinds=ITEM_KINDS)
         if flash:
             response.delete_cookie(web_auth.FLASH_COOKIE, path="/")
         return response
 
+    @r.post("/dashboard/committees/{slug}/drafts")
+    def new_draft(request: Request, slug: str, csrf: str = Form(""), title: str = Form(""), text: str = Form(""),
+                  item_kind: str = Form(""), item_title: str = Form("")) -> Response:
+        who = auth.current(request)
+        if who is None:
+            return RedirectResponse("/signin", status_code=303)
+        access = next((a for a in who.access if a.committee.slug == slug), None)
+        refused = _refused(auth, request, csrf, access, f"draft a proposal of {slug}")
+        if refused is not None:
+            return refused
+        try:
+            p = proposals.draft(ctx, slug, title, text, [proposals.Item(item_kind, item_title)], f"web:{who.email}")
+        except (ServiceError, ProcedureError) as exc:
+            return _back(auth, f"{str(exc).rstrip('.')}. Nothing was changed.", False)
+        return _back(auth, f"{p.ref} drafted: attach its documents, then distribute it.", True)
+
+    @r.post("/dashboard/proposals/{ref}/documents")
+    def upload(request: Request, ref: str, csrf: str = Form(""), visibility: str = Form("public"),
+               file: UploadFile | None = File(None)) -> Response:
+        who = auth.current(request)
+        if who is None:
+            return RedirectResponse("/signin", status_code=303)
+        try:
+            access = who.in_committee(_committee_of(ctx, ref))
+        except ServiceError as exc:
+            return _back(auth, f"{str(exc).rstrip('.')}. Nothing was changed.", False)
+        refused = _refused(auth, request, csrf, access, f"attach documents to {ref}")
+        if refused is not None:
+            return refused
+        if file is None or not file.filename:
+            return _back(auth, "Choose a file to attach. Nothing was changed.", False)
+        # One byte past the limit is enough to refuse: an oversized file (spooled to disk by the
+        # multipart parser) is never read into memory whole.
+        data = file.file.read(documents.max_bytes(ctx.settings) + 1)
+        try:
+            added = proposals.attach(ctx, ref, [documents.Upload(file.filename, data, visibility)], f"web:{who.email}")
+        except (ServiceError, ProcedureError) as exc:
+            return _back(auth, f"{str(exc).rstrip('.')}. Nothing was changed.", False)
+        if not added:
+            return _back(auth, f"{ref} already carries {file.filename}. Nothing was changed.", True)
+        return _back(auth, f"{added[0].name} attached to {ref} ({added[0].visibility}, SHA-256 {added[0].sha256}).", True)
+
+    # After the upload route: /documents is not one of the actions.
     @r.post("/dashboard/proposals/{ref}/{action}")
     def act(request: Request, ref: str, action: str, csrf: str = Form(""), note: str = Form(""),
             title: str = Form(""), text: str = Form("")) -> Response:
@@ -64,6 +108,17 @@ def router(ctx: ServiceContext) -> APIRouter:
     return r
 
 
+def _refused(auth: web_auth.WebAuth, request: Request, csrf: str, access, what: str) -> Response | None:
+    """The page refusing a form (expired, or not theirs to send), or None if it may go on."""
+    if not auth.csrf_ok(request, csrf):
+        return auth.page(request, "message.html", 403, title="Form expired",
+                         text="The form expired (or came from another site); nothing was changed. Go back and try again.")
+    if access is None or not access.full:
+        return auth.page(request, "message.html", 403, title="Not allowed",
+                         text=f"Only the co-chairs, their alternates and the secretariat can {what}; nothing was changed.")
+    return None
+
+
 def _committee_of(ctx: ServiceContext, ref: str) -> int:
     with ctx.read("web:dashboard") as tx:
         c, _, _ = proposals.get_proposal(tx.session, ref)
@@ -78,6 +133,9 @@ def _do(ctx: ServiceContext, action: str, ref: str, actor: str, by: str | None, 
     if action == "refer":
         proposals.refer(ctx, ref, actor, by, note)
         return f"{ref} referred{' ' + note if note else ''}; the members are told."
+    if action == "distribute":
+        v = proposals.distribute(ctx, ref, actor, by)
+        return f"{ref} version {v.version} distributed to every member; the period ends {v.deadline:%Y-%m-%d %H:%M} UTC."
     if action == "revise":
         v = proposals.revise(ctx, ref, actor, title=title, text=text, by=by)
         return f"{ref} version {v.version} distributed; the previous version is superseded."
