@@ -5,7 +5,6 @@ a ready ServiceContext instead of wiring things themselves.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from jcbot.clock import Clock, SystemClock
@@ -34,8 +33,6 @@ def renderers(settings: Settings) -> list[Renderer]:
 def build_context(settings: Settings | None = None, clock: Clock | None = None, migrate: bool = True) -> ServiceContext:
     """A ServiceContext on the configured database (brought to the newest schema)."""
     settings = settings or load_settings()
-    if settings.database_url is None:
-        os.environ.setdefault("JCBOT_STORAGE_DIR", str(settings.storage_dir))
     url = settings.database_url or f"sqlite:///{(Path(settings.storage_dir) / 'jcbot.sqlite').resolve()}"
     Path(settings.storage_dir).mkdir(parents=True, exist_ok=True)
     engine = make_engine(url, pool_size=settings.db_threads)

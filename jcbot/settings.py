@@ -135,6 +135,8 @@ class Settings:
     """The parsed settings, by lower-case name without the JCBOT_ prefix."""
 
     values: Mapping[str, Any] = field(default_factory=dict)
+    # The JCBOT_* names that were set (an option, the environment or .env), not defaulted.
+    given: frozenset[str] = frozenset()
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -159,14 +161,20 @@ class Settings:
         return self.values.get("reply_address_raw") or self.mail_from
 
 
-def load_settings(env: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
-    """Read and validate every JCBOT_* setting; raise SettingsError listing each problem."""
+def load_settings(env: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env"),
+                  overrides: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate every JCBOT_* setting; raise SettingsError listing each problem.
+
+    In order: `overrides` (the CLI's --storage/--database), the environment, `.env`.
+    """
     source = dict(os.environ if env is None else env)
     if dotenv is not None and env is None and dotenv.is_file():
         from dotenv import dotenv_values
 
         for key, value in dotenv_values(dotenv).items():
             source.setdefault(key, value or "")
+    source.update({k: v for k, v in (overrides or {}).items() if v})
+    given = frozenset(k for k, v in source.items() if k.startswith("JCBOT_") and v not in (None, ""))
     problems, values = [], {}
     for key in source:
         if key.startswith("JCBOT_") and key not in _BY_NAME and not key.startswith("JCBOT_TEST_"):
@@ -193,4 +201,49 @@ def load_settings(env: Mapping[str, str] | None = None, dotenv: Path | None = Pa
         problems.append("JCBOT_SECRET: too short, use at least 16 random characters")
     if problems:
         raise SettingsError(problems)
-    return Settings(values)
+    return Settings(values, given)
+
+
+DATABASE_FILE = "jcbot.sqlite"
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where an invocation's data is: settings with the storage found, or why there is none."""
+
+    settings: Settings
+    database: Path | None  # the SQLite file (None: a database URL was given)
+    problem: str | None = None  # no database there yet: only serve and committee create may make it
+
+
+def find_project(start: Path) -> Path | None:
+    """The nearest folder at or above `start` holding storage/jcbot.sqlite, as git finds .git."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / "storage" / DATABASE_FILE).is_file():
+            return folder
+    return None
+
+
+def locate(settings: Settings, cwd: Path) -> Located:
+    """The database, in the documented order: --database/--storage, environment, .env, then the project's storage.
+
+    The project's storage is the nearest storage/jcbot.sqlite at or above `cwd`; without one
+    the storage is ./storage (where serve and committee create make it).
+    """
+    if "JCBOT_DATABASE_URL" in settings.given:
+        return Located(settings, None)
+    if "JCBOT_STORAGE_DIR" in settings.given:
+        db = (settings.storage_path / DATABASE_FILE).resolve()
+        problem = None if db.is_file() else (
+            f"no jcbot database in {settings.storage_path.resolve()} (JCBOT_STORAGE_DIR or --storage): "
+            f"{DATABASE_FILE} is not there; check the folder, or create a committee there first")
+        return Located(settings, db, problem)
+    root = find_project(cwd)
+    if root is not None:
+        found = Settings({**settings.values, "storage_dir": str(root / "storage")}, settings.given)
+        return Located(found, root / "storage" / DATABASE_FILE)
+    db = (cwd / settings.storage_dir / DATABASE_FILE).resolve()
+    return Located(settings, db, f"no jcbot database found: looked for storage/{DATABASE_FILE} in {cwd.resolve()} "
+                                 "and every folder above it; run jcbot in the project's folder, or point at one "
+                                 "with --storage DIR (or JCBOT_STORAGE_DIR, JCBOT_DATABASE_URL)")

@@ -26,8 +26,15 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    storage: str = typer.Option(None, "--storage", metavar="DIR",
+                                help="The storage folder (as JCBOT_STORAGE_DIR); default: the nearest storage/ "
+                                     "holding jcbot.sqlite at or above the current folder."),
+    database: str = typer.Option(None, "--database", metavar="URL", help="The database URL (as JCBOT_DATABASE_URL)."),
 ) -> None:
     """Runs the electronic decisions of JCM Joint Committees."""
+    from jcbot.cli.common import set_overrides
+
+    set_overrides(storage, database)
 
 
 def _mount() -> None:

@@ -23,7 +23,7 @@ def committee_create(
     """Create a committee from a rules file (its text is kept with the committee)."""
     _, path = load_rules(rules)
     with refusals():
-        c = svc.create_committee(context(), slug, path.read_text(encoding="utf-8"), str(path), actor())
+        c = svc.create_committee(context(create=True), slug, path.read_text(encoding="utf-8"), str(path), actor())
     typer.echo(f"created committee {c.slug}: {c.name} ({c.timezone}, code {c.code})")
 
 

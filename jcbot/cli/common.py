@@ -60,21 +60,52 @@ def refusals() -> Iterator[None]:
 
 
 _CTX = None
+# --storage / --database of this invocation (the root callback sets them): before the environment.
+_OVERRIDES: dict[str, str] = {}
 
 
-def context():
-    """The ServiceContext of this invocation (built once)."""
+def set_overrides(storage: str | None, database: str | None) -> None:
+    """The global options' settings, applied over the environment and .env."""
+    _OVERRIDES.clear()
+    if storage:
+        _OVERRIDES["JCBOT_STORAGE_DIR"] = storage
+    if database:
+        _OVERRIDES["JCBOT_DATABASE_URL"] = database
+
+
+def settings(create: bool = False):
+    """This invocation's settings, the storage found as documented (README, "Configuration").
+
+    `create`: the command may make the database (serve, committee create) and says where;
+    any other exits 2 with one line when there is none, rather than use an empty one.
+    """
+    from pathlib import Path
+
+    from jcbot.settings import load_settings, locate
+
+    with refusals():
+        found = locate(load_settings(overrides=_OVERRIDES), Path.cwd())
+    if found.problem is not None and not create:
+        fail(found.problem)
+    if found.problem is not None and found.database is not None:
+        typer.echo(f"jcbot: creating the database {found.database}", err=True)
+    return found.settings
+
+
+def context(create: bool = False):
+    """The ServiceContext of this invocation (built once); see `settings` for `create`."""
     global _CTX
     if _CTX is None:
         from sqlalchemy.exc import ArgumentError, OperationalError
 
         from jcbot.app import build_context
 
+        found = settings(create)
         # A database that cannot be reached or a storage folder that cannot be made is
         # the operator's to fix: say which, in one line, rather than a traceback.
         with refusals():
             try:
-                _CTX = build_context()
+                _CTX = build_context(found)
             except ArgumentError as exc:
                 fail(f"JCBOT_DATABASE_URL: {exc}")
             except OperationalError as exc:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -16,22 +15,20 @@ from jcbot.channels.email.parse import ReplyReading, read_reply
 from jcbot.channels.email.received import Dating, received_instant
 from jcbot.channels.email.tokens import TokenError, unverified_claims
 from jcbot.clock import SystemClock
-from jcbot.settings import SETTINGS
 
 app = typer.Typer(help="Email intake.", no_args_is_help=True)
 
 
 def _limits() -> dict[str, int]:
-    # The intake's limits: the defaults, or JCBOT_INBOUND_MAX_* when set (no other setting is needed here).
-    by_name = {x.name: x for x in SETTINGS}
-    out = {}
-    for key, name in (("header", "JCBOT_INBOUND_MAX_HEADER_BYTES"), ("body", "JCBOT_INBOUND_MAX_BODY_BYTES")):
-        setting = by_name[name]
-        try:
-            out[key] = setting.parse(os.environ.get(name) or setting.default or "")
-        except ValueError:
-            out[key] = setting.parse(setting.default or "")
-    return out
+    # The intake's limits, from the settings (environment and .env); their defaults when the
+    # settings are unusable: no other setting matters here, and no database is opened.
+    from jcbot.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings()
+    except SettingsError:
+        settings = load_settings(env={}, dotenv=None)
+    return {"header": settings.inbound_max_header_bytes, "body": settings.inbound_max_body_bytes}
 
 
 def _token_views(reading: ReplyReading) -> list[dict]:

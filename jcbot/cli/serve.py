@@ -19,12 +19,22 @@ def register(app: typer.Typer) -> None:
 
 def serve() -> None:
     """Run the HTTP app, mail intake, the outbox dispatcher and the scheduler until SIGTERM/SIGINT."""
+    from pathlib import Path
+
+    from jcbot.cli.common import _OVERRIDES
+    from jcbot.settings import locate
+
     try:
-        settings = load_settings()
+        settings = load_settings(overrides=_OVERRIDES)
     except SettingsError as exc:
         for problem in exc.problems:
             typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(2)
+    # The project's storage as the CLI finds it (from any folder below it); else made here.
+    found = locate(settings, Path.cwd())
+    if found.problem is not None and found.database is not None:
+        typer.echo(f"jcbot: creating the database {found.database}", err=True)
+    settings = found.settings
     from jcbot.logs import setup_logging
 
     setup_logging(settings.log_level)
