@@ -14,7 +14,7 @@ from jcbot.store.db import init_db, make_engine
 
 
 def renderers(settings: Settings) -> list[Renderer]:
-    """The channels that shape notices: email always (files or SMTP), Slack when configured."""
+    """The channels that shape notices: email always (files or SMTP), HTTP (registries' endpoints), Slack when configured."""
     out: list[Renderer] = []
     try:
         from jcbot.channels.email.compose import EmailRenderer
@@ -23,6 +23,11 @@ def renderers(settings: Settings) -> list[Renderer]:
             raise
     else:
         out.append(EmailRenderer(settings))
+    # Always: a registry with an endpoint gets its notification POSTed (an http row is
+    # enqueued only where the notice names an endpoint: services/outgoing.address).
+    from jcbot.channels.http import HttpRenderer
+
+    out.append(HttpRenderer(settings))
     if settings.slack_bot_token:
         from jcbot.channels.slack.compose import SlackRenderer
 

@@ -47,8 +47,9 @@ def serve() -> None:
 
 def _senders(settings: Settings) -> dict:
     from jcbot.channels.email.smtp import email_sender
+    from jcbot.channels.http import HttpRenderer, HttpSender
 
-    senders = {"email": email_sender(settings)}
+    senders = {"email": email_sender(settings), "http": HttpSender(HttpRenderer(settings))}
     if settings.slack_bot_token:
         from jcbot.channels.slack.sender import SlackSender
 
