@@ -13,7 +13,7 @@ from jcbot.settings import Settings, load_settings
 from jcbot.store.db import init_db, make_engine
 
 
-def renderers(settings: Settings) -> list[Renderer]:
+def renderers(settings: Settings, engine=None) -> list[Renderer]:
     """The channels that shape notices: email always (files or SMTP), HTTP (registries' endpoints), Slack when configured."""
     out: list[Renderer] = []
     try:
@@ -22,7 +22,7 @@ def renderers(settings: Settings) -> list[Renderer]:
         if exc.name != "jcbot.channels.email.compose":
             raise
     else:
-        out.append(EmailRenderer(settings))
+        out.append(EmailRenderer(settings, engine=engine))  # the engine: attachments stored in the database
     # Always: a registry with an endpoint gets its notification POSTed (an http row is
     # enqueued only where the notice names an endpoint: services/outgoing.address).
     from jcbot.channels.http import HttpRenderer
@@ -43,4 +43,4 @@ def build_context(settings: Settings | None = None, clock: Clock | None = None, 
     engine = make_engine(url, pool_size=settings.db_threads)
     if migrate:
         init_db(engine)
-    return ServiceContext(engine=engine, clock=clock or SystemClock(), settings=settings, renderers=renderers(settings))
+    return ServiceContext(engine=engine, clock=clock or SystemClock(), settings=settings, renderers=renderers(settings, engine))

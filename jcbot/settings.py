@@ -60,6 +60,13 @@ def _count(text: str) -> int:
     return value
 
 
+def _size(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"expected a whole number of bytes >= 0, got {text!r}")
+    return value
+
+
 def _hosts(text: str) -> tuple[str, ...]:
     names = tuple(n.strip().lower() for n in text.split(",") if n.strip())
     for name in names:
@@ -74,6 +81,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("JCBOT_DB_THREADS", "8", "Service calls the Slack, mail and web channels run at once (a thread pool), and the size of the database connection pool they use.", _count),
     Setting("JCBOT_DOCUMENT_STORE", "files", "Where documents' content is kept: files (under storage/documents/, by SHA-256) or database (a table: replicas on one PostgreSQL share it, one backup holds everything). Documents already stored stay where they were written.", _choice("files", "database")),
     Setting("JCBOT_DOCUMENT_MAX_BYTES", "26214400", "Largest document accepted, in bytes (default 25 MiB); a larger file is refused.", _count),
+    Setting("JCBOT_EMAIL_ATTACH_MAX_BYTES", "10485760", "Distribution emails attach a proposal's public documents while their total stays within this many bytes (default 10 MiB); the others, and every confidential one, are signed download links. 0: links only.", _size),
+    Setting("JCBOT_DOCUMENT_LINK_DAYS", "30", "Days a signed download link in a notice works, counted from the notice's proposal distribution (default 30).", _count),
     Setting("JCBOT_RULES_DIR", None, "Folder where rules files are looked up by name; default the shipped rules/."),
     Setting("JCBOT_TEMPLATES_DIR", None, "Folder of Jinja2 templates; default the shipped templates/."),
     Setting("JCBOT_SECRET", None, "Secret for reply tokens, sign-in links and session cookies (required by serve outside development; at least 16 characters).", secret=True),

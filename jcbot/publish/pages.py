@@ -48,7 +48,7 @@ def _text(entry: dict) -> str:
 
 
 def parse_decision_page(html: str) -> dict[str, Any]:
-    """number, title, adopted_at, basis, items, text, audit_hash and head_hash as the page shows them."""
+    """number, title, adopted_at, basis, items, text, documents, audit_hash and head_hash as the page shows them."""
     p = _Fields()
     p.feed(html)
     out: dict[str, Any] = {"items": []}
@@ -62,6 +62,10 @@ def parse_decision_page(html: str) -> dict[str, Any]:
             title = next((_text(c) for c in e["children"] if c["field"] == "item_title"), "")
             out["items"].append({"kind": e["attrs"].get("data-kind"), "reference": e["attrs"].get("data-reference") or None,
                                  "title": title})
+        elif f == "document":
+            a = e["attrs"]
+            out.setdefault("documents", []).append({"name": a.get("data-name"), "sha256": a.get("data-sha256"),
+                                                    "size": int(a["data-size"]) if a.get("data-size", "").isdigit() else None})
         elif f == "audit_hash":
             out[f] = _text(e) if e["attrs"].get("class") == "hash" else None
         elif f not in out:

@@ -1,7 +1,9 @@
 """The public record as data: committees and their adopted decisions, with audit hashes.
 
 Only `Decision` rows are read (adopted decisions); assertions and opinions never reach
-the public record, only a tally when the committee's rules publish one.
+the public record, only a tally when the committee's rules publish one. A decision
+publishes the public documents of the version it adopted; a confidential document is
+never read here, so no page, feed, JSON or static copy can show it.
 """
 from __future__ import annotations
 
@@ -11,11 +13,14 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from urllib.parse import quote
+
 from sqlmodel import Session, select
 
 from jcbot.services.roster_log import committee_rules
 from jcbot.store.audit import AuditEvent
 from jcbot.store.db import iso_utc
+from jcbot.store.documents import Document, ProposalDocument
 from jcbot.store.models import Committee, Decision, Meeting
 
 ADOPTION_ACTIONS = ("proposal.adopted", "decision.recorded")
@@ -45,6 +50,11 @@ class Published:
     tally: dict | None
     audit_hash: str | None
     audit_event_id: int | None
+    documents: tuple[dict, ...] = ()  # public documents only: name, sha256, size, media_type, pages
+
+    def document_path(self, name: str) -> str:
+        """Where a published document is, relative to the site's root (the live site and the static copy)."""
+        return f"c/{self.committee.slug}/decisions/{self.number}/documents/{quote(name, safe='')}"
 
     def as_json(self) -> dict[str, Any]:
         """The decision as the JSON export and the API give it."""
@@ -54,6 +64,7 @@ class Published:
             "adopted_at": iso_utc(self.adopted_at), "adopted_on": self.adopted_local,
             "timezone": self.committee.timezone, "meeting": self.meeting, "tally": self.tally,
             "audit_hash": self.audit_hash,
+            "documents": [dict(d) for d in self.documents],
         }
 
 
@@ -116,7 +127,22 @@ def decision_number_of(ev: AuditEvent) -> str | None:
     return None
 
 
-def _published(c: Committee, d: Decision, meeting: Meeting | None, period: int, ev: AuditEvent | None) -> Published:
+def public_documents(session: Session, version_ids: list[int]) -> dict[int, tuple[dict, ...]]:
+    """The public documents of each version, in order, by version id (confidential ones are not even read)."""
+    out: dict[int, list[dict]] = {}
+    if not version_ids:
+        return {}
+    q = (select(ProposalDocument, Document).join(Document, Document.id == ProposalDocument.document_id)
+         .where(ProposalDocument.version_id.in_(version_ids), Document.visibility == "public")  # type: ignore[attr-defined]
+         .order_by(ProposalDocument.version_id, ProposalDocument.position))
+    for pd, doc in session.exec(q):
+        out.setdefault(pd.version_id, []).append({"name": pd.name, "sha256": doc.sha256, "size": doc.size,
+                                                  "media_type": doc.media_type, "pages": doc.pages})
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _published(c: Committee, d: Decision, meeting: Meeting | None, period: int, ev: AuditEvent | None,
+               docs: tuple[dict, ...] = ()) -> Published:
     on, local, hhmm = ordinal_date(d.adopted_at, c.timezone)
     if meeting is not None:
         # A meeting records a day, not an instant: its own date is the adoption date.
@@ -128,6 +154,7 @@ def _published(c: Committee, d: Decision, meeting: Meeting | None, period: int, 
         meeting=({"title": meeting.title, "place": meeting.place, "held_on": meeting.held_on.isoformat()}
                  if meeting else None),
         tally=d.tally, audit_hash=d.audit_hash or (ev.hash if ev else None), audit_event_id=ev.id if ev else None,
+        documents=docs,
     )
 
 
@@ -138,7 +165,9 @@ def decisions(session: Session, c: Committee) -> list[Published]:
     meetings = {m.id: m for m in session.exec(select(Meeting).where(Meeting.committee_id == c.id))}
     events = adoption_events(session, c.id)
     period = committee_rules(c).electronic_decision.objection_period_days
-    return [_published(c, d, meetings.get(d.meeting_id), period, events.get(d.number)) for d in rows]
+    docs = public_documents(session, [d.version_id for d in rows if d.version_id is not None])
+    return [_published(c, d, meetings.get(d.meeting_id), period, events.get(d.number), docs.get(d.version_id, ()))  # type: ignore[arg-type]
+            for d in rows]
 
 
 def decision(session: Session, c: Committee, number: str) -> Published | None:
@@ -148,7 +177,8 @@ def decision(session: Session, c: Committee, number: str) -> Published | None:
         return None
     meeting = session.get(Meeting, d.meeting_id) if d.meeting_id else None
     ev = adoption_event(session, c.id, d.number)
-    return _published(c, d, meeting, committee_rules(c).electronic_decision.objection_period_days, ev)
+    docs = public_documents(session, [d.version_id]).get(d.version_id, ()) if d.version_id is not None else ()
+    return _published(c, d, meeting, committee_rules(c).electronic_decision.objection_period_days, ev, docs)
 
 
 def chain_head(session: Session) -> tuple[int, str] | None:

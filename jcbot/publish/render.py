@@ -124,7 +124,9 @@ def committee_json(c: Committee, decisions: list[Published], head, links: Links,
                       "timezone": c.timezone},
         "generated_at": iso_utc(now),
         "audit_head": {"event": head[0], "hash": head[1]} if head else None,
-        "decisions": [d.as_json() | {"url": links.absolute(decision_path(c.slug, d.number))} for d in decisions],
+        "decisions": [d.as_json() | {"url": links.absolute(decision_path(c.slug, d.number)),
+                                     "documents": [doc | {"url": links.absolute(d.document_path(doc["name"]))}
+                                                   for doc in d.documents]} for d in decisions],
     }
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
@@ -132,3 +134,9 @@ def committee_json(c: Committee, decisions: list[Published], head, links: Links,
 def stylesheet() -> str:
     """The site's CSS (screen, phone and print)."""
     return (templates_dir() / "site" / "static" / "site.css").read_text(encoding="utf-8")
+
+
+def render_refused(heading: str, what: str, root: str, links: Links, signin: str = "/signin") -> str:
+    """The page of a download that is not served (403, 503): why, and how members get the document."""
+    return site_env().get_template("forbidden.html").render(
+        _common(links, root, None, heading=heading, what=what, signin=signin))

@@ -2,7 +2,9 @@
 
 Layout (the live site's paths): index.html, static/site.css, and per committee
 c/{slug}/index.html, c/{slug}/feed.atom, c/{slug}/decisions.json,
-c/{slug}/decisions/{number}/index.html.
+c/{slug}/decisions/{number}/index.html, and each decision's public documents under
+c/{slug}/decisions/{number}/documents/{name}, copied from the store after their hash is
+checked (a document that fails it stops the publication: a copy never holds wrong bytes).
 """
 from __future__ import annotations
 
@@ -11,9 +13,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlmodel import Session, select
+
 from jcbot.publish import record, render
+from jcbot.services import documents
 from jcbot.services.context import ServiceContext
+from jcbot.settings import Settings
 from jcbot.store import audit
+from jcbot.store.documents import Document
 
 
 class PublishError(RuntimeError):
@@ -30,18 +37,31 @@ class PublishResult:
     head: tuple[int, str] | None
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, text: str | bytes) -> None:
     # Write-then-rename: a web server serving DIR never sees half a page.
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text if isinstance(text, bytes) else text.encode("utf-8"))
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _copy_documents(session: Session, settings: Settings, d: record.Published, folder: Path) -> int:
+    """Copy a decision's public documents, verified, into `folder`; PublishError if one fails its hash."""
+    for doc in d.documents:
+        row = session.exec(select(Document).where(Document.sha256 == doc["sha256"])).first()
+        try:
+            data = documents.content(session, settings, row)  # type: ignore[arg-type]
+        except documents.DocumentUnavailable as exc:
+            raise PublishError(f"decision {d.number}: {doc['name']} cannot be published: {exc}; nothing more "
+                               "was published (attach the same file again to restore it)") from None
+        _write(folder / doc["name"], data)
+    return len(d.documents)
 
 
 def publish(ctx: ServiceContext, out: Path, base_url: str | None = None) -> PublishResult:
@@ -66,7 +86,7 @@ def publish(ctx: ServiceContext, out: Path, base_url: str | None = None) -> Publ
             files += 3
             for d in ds:
                 _write(base / "decisions" / d.number / "index.html", render.render_decision(d, head, links))
-                files += 1
+                files += 1 + _copy_documents(tx.session, ctx.settings, d, base / "decisions" / d.number / "documents")
                 decisions += 1
         _write(out / "index.html", render.render_index(rows, head, links))
         _write(out / "static" / "site.css", render.stylesheet())

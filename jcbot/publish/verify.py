@@ -3,7 +3,9 @@
 A copy passes when the chain itself verifies, the head it carries is an event of the
 chain, every decision it shows (page and JSON) carries the hash of the event that
 recorded its adoption and agrees with that event and with the stored decision, and no
-decision adopted before that head is missing from it.
+decision adopted before that head is missing from it. Every published document (the
+files under decisions/{number}/documents/) must be one the decision publishes, and hash
+to the SHA-256 that the decision lists and that its adoption event recorded.
 """
 from __future__ import annotations
 
@@ -37,6 +39,10 @@ class Report:
 
 def _norm(text: Any) -> str:
     return " ".join(str(text or "").split())
+
+
+def _docs(docs: list[dict] | None) -> list[tuple]:
+    return [(d.get("name"), d.get("sha256"), d.get("size")) for d in docs or [] if isinstance(d, dict)]
 
 
 def _items(items: list[dict]) -> list[tuple]:
@@ -78,13 +84,32 @@ class _Checker:
                   ("items", _items(shown.get("items") or []), _items(want["items"])),
                   ("text", shown.get("text") if exact_text else _norm(shown.get("text")),
                    want["text"] if exact_text else _norm(want["text"])),
-                  ("audit_hash", shown.get("audit_hash"), want["audit_hash"])]
+                  ("audit_hash", shown.get("audit_hash"), want["audit_hash"]),
+                  ("documents", _docs(shown.get("documents")), _docs(want["documents"]))]
         for name, got, expected in checks:
             if got != expected:
-                verb = "differ" if name == "items" else "differs"
+                verb = "differ" if name in ("items", "documents") else "differs"
                 self.problem(where, f"{number}: {name} {verb} from the record: published {got!r}, recorded {expected!r}")
                 return
         self.event(where, number, shown, exact_text)
+
+    def files(self, folder: Path, number: str, shown: list[dict]) -> None:
+        """The published documents of one decision: each listed file there with its hash, nothing else."""
+        listed = {d.get("name"): d.get("sha256") for d in shown if isinstance(d, dict)}
+        for name, sha in listed.items():
+            path = folder / str(name)
+            self.report.files += 1
+            try:
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            except OSError:
+                self.problem(path, f"{number}: published document missing")
+                continue
+            if digest != sha:
+                self.problem(path, f"{number}: published document altered: its SHA-256 is {digest}, "
+                                   f"the decision publishes {sha}")
+        if folder.is_dir():
+            for path in sorted(p for p in folder.iterdir() if p.name not in listed):
+                self.problem(path, f"{number}: a file the decision does not publish")
 
     def event(self, where: Path, number: str, shown: dict, exact_text: bool) -> None:
         h = shown.get("audit_hash")
@@ -107,6 +132,8 @@ class _Checker:
             "items": (_items(shown.get("items") or []), _items(data["items"]) if "items" in data else None),
             "text": (hashlib.sha256(text.encode()).hexdigest() if exact_text and text is not None else None,
                      data.get("text_sha256") if exact_text else None),
+            "documents": (sorted(d[1] for d in _docs(shown.get("documents"))),
+                          sorted(data["documents"]) if "documents" in data else None),
         }
         for key, (got, recorded) in pairs.items():
             if recorded is not None and got != recorded:
@@ -138,6 +165,8 @@ def verify_published(session: Session, out: Path) -> Report:
         shown = [d for d in data.get("decisions", []) if isinstance(d, dict)]
         for d in shown:
             chk.decision(path, c, d, exact_text=True)
+            chk.files(path.parent / "decisions" / str(d.get("number")) / "documents", str(d.get("number")),
+                      d.get("documents") or [])
         _missing(chk, path, c, {d.get("number") for d in shown}, head_id)
         on_pages = set()
         for page in sorted(path.parent.glob("decisions/*/index.html")):

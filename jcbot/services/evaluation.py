@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from jcbot.core.cochairs import escalation_recipients
 from jcbot.core.decision import Assertion, Closure, Distribution, Verdict, evaluate
 from jcbot.core.roster import Roster
-from jcbot.services import case_flow, notices
+from jcbot.services import case_flow, documents, notices
 from jcbot.services.context import Tx
 from jcbot.services.numbering import decision_number, item_reference
 from jcbot.services.roster_log import load_roster
@@ -87,7 +87,7 @@ def settle(tx: Tx, facts: Facts, verdict: Verdict) -> str | None:
             "decision": decision.number, "trace": [s.text for s in verdict.trace],
             "title": decision.title, "items": decision.items,
             "text_sha256": hashlib.sha256(decision.text.encode("utf-8")).hexdigest(),
-        }, facts.committee.id)
+        } | _published_documents(tx, v), facts.committee.id)
         decision.audit_hash = ev.hash
         tx.session.add(decision)
         _notify_all(tx, facts, "adoption", {"decision": notices.decision_data(decision)})
@@ -105,6 +105,16 @@ def settle(tx: Tx, facts: Facts, verdict: Verdict) -> str | None:
     tx.session.add(v)
     tx.session.add(facts.proposal)
     return verdict.status
+
+
+def _published_documents(tx: Tx, v: ProposalVersion) -> dict:
+    """{"documents": sorted SHA-256s} of the public documents a decision publishes, else {}.
+
+    In the adoption event, so `audit verify --published` checks every published file
+    against the chain, not only against the database.
+    """
+    public = sorted(a.sha256 for a in documents.of_version(tx.session, v.id) if a.visibility == "public")  # type: ignore[arg-type]
+    return {"documents": public} if public else {}
 
 
 def _record_decision(tx: Tx, facts: Facts, verdict: Verdict) -> Decision:

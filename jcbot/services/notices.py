@@ -8,6 +8,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlmodel import Session
+
+from jcbot.services import documents
 from jcbot.services.context import Notice, Recipient
 from jcbot.services.outgoing import ANNOUNCE
 from jcbot.store.models import Committee, Decision, Meeting
@@ -16,7 +19,7 @@ if TYPE_CHECKING:
     from jcbot.services.evaluation import Facts
 
 __all__ = ["Recipient", "proposal_notice", "announcement", "decision_data", "proposal_data", "committee_data",
-           "meeting_notice"]
+           "documents_data", "meeting_notice"]
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -42,6 +45,16 @@ def proposal_data(facts: Facts, items: list[dict] | None = None) -> dict[str, An
             "period_days": rules.electronic_decision.objection_period_days, "status": v.status,
         },
     }
+
+
+def documents_data(session: Session, version_id: int) -> dict[str, Any]:
+    """{"documents": [...]} of a version that carries documents (name, size, type, pages, SHA-256, visibility), else {}.
+
+    Data only: each channel makes the recipient's signed download links and fetches the
+    attachments when it renders the notice, so the outbox holds no bearer link and no bytes.
+    """
+    docs = [a.as_dict() for a in documents.of_version(session, version_id)]
+    return {"documents": docs} if docs else {}
 
 
 def decision_data(d: Decision, meeting: Meeting | None = None) -> dict[str, Any]:

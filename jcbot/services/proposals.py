@@ -170,8 +170,9 @@ def _distribute(tx: Tx, c: Committee, p: Proposal, v: ProposalVersion, roster: R
     if lost:
         log.warning("event=distribution.unreachable proposal=%s members=%s", p.ref, ",".join(lost))
     by_handle = members_by_handle(tx.session, c)
+    docs = notices.documents_data(tx.session, v.id)  # type: ignore[arg-type]
     for handle in dist.electorate:
-        tx.notify(notices.proposal_notice("distribution", facts, recipient(by_handle[handle])))
+        tx.notify(notices.proposal_notice("distribution", facts, recipient(by_handle[handle]), docs))
     return facts
 
 

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from jcbot.channels.email import attachments
 from jcbot.channels.email.parse import accepted_forms_text
 from jcbot.channels.email.tokens import make_token, reply_address
 from jcbot.resources import templates_dir
@@ -28,6 +29,7 @@ from jcbot.services import outgoing
 from jcbot.services.context import Notice, Rendered
 from jcbot.secret import app_secret
 from jcbot.services.dispatcher import PermanentFailure
+from jcbot.services.documents import DocumentUnavailable
 from jcbot.settings import Settings
 from jcbot.store.outbox import Outgoing, email_payload
 
@@ -126,8 +128,9 @@ class EmailRenderer:
 
     channel = "email"
 
-    def __init__(self, settings: Settings, *, strict: bool = False) -> None:
+    def __init__(self, settings: Settings, *, strict: bool = False, engine: Any = None) -> None:
         self.settings = settings
+        self.engine = engine  # where documents stored in the database are read (attachments)
         self.mail_from = settings.mail_from
         self.reply_local, self.reply_domain = _split(settings.reply_address, "JCBOT_REPLY_ADDRESS")
         self.domain = _split(settings.mail_from, "JCBOT_MAIL_FROM", plus=True)[1]
@@ -191,10 +194,48 @@ class EmailRenderer:
         said = data.get("assertion") or {}
         in_period = bool(said.get("within_period"))  # the core's judgement, carried by the notice
         actions = self._action_links(notice) if notice.kind == "escalation" else []
-        return {**data, "kind": notice.kind, "data": data, "recipient": r, "committee": committee, "actions": actions,
+        docs, files = self._documents(notice)
+        return {**data, "kind": notice.kind, "documents": docs, "files": files, "data": data, "recipient": r, "committee": committee, "actions": actions,
                 "proposal": proposal, "zone": zone, "deadline": deadline, "answer_to": answer_to, "tag": tag,
                 "in_period": in_period, "forms": accepted_forms_text(),
                 "public_url": (self.settings.public_url or "").rstrip("/")}
+
+    def _documents(self, notice: Notice) -> tuple[list[dict[str, Any]], list[tuple[dict, bytes]]]:
+        """The notice's documents as shown (with the recipient's links), and those attached with their bytes."""
+        docs = attachments.shown(self.settings, self.secret, notice.data, notice.recipient,
+                                 attach=notice.kind == "distribution")
+        files = []
+        for d in docs:
+            if not d["attached"]:
+                continue
+            try:
+                files.append((d, self._content(d["sha256"])))
+            except DocumentUnavailable as exc:
+                # Never attach bytes that are not the hash members assert on: the link stays, and
+                # the download refuses the same bytes until the secretariat restores them.
+                log.error("email: %s not attached to %s: %s", d["name"], notice.key, exc)
+                d["attached"] = False
+        return docs, files
+
+    def _content(self, sha256: str) -> bytes:
+        """A document's bytes, re-hashed (DocumentUnavailable if missing or altered)."""
+        from sqlmodel import select
+
+        from jcbot.services import documents
+        from jcbot.store.blobs import BlobError
+        from jcbot.store.db import read_scope
+        from jcbot.store.documents import Document
+
+        if self.engine is None:
+            try:  # no database at hand: the default file store needs none
+                return documents.blobs_for(self.settings, "files").read(None, sha256)  # type: ignore[arg-type]
+            except BlobError as exc:
+                raise DocumentUnavailable(str(exc)) from None
+        with read_scope(self.engine) as session:
+            doc = session.exec(select(Document).where(Document.sha256 == sha256)).first()
+            if doc is None:
+                raise DocumentUnavailable(f"no document {sha256}")
+            return documents.content(session, self.settings, doc)
 
     def _action_links(self, notice: Notice) -> list[tuple[str, str]]:
         """Signed links to the co-chairs' confirmation pages (jcbot.actionlinks)."""
@@ -262,11 +303,25 @@ class EmailRenderer:
         msg["X-Jcbot-Notice"] = notice.kind
         msg.set_content(text)
         msg.add_alternative(html, subtype="html")
+        for doc, data in values.get("files") or []:
+            maintype, _, subtype = doc["media_type"].partition("/")
+            msg.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream", filename=doc["name"])
         if ics is not None:
             name = f"{values['proposal']['ref']}-deadline.ics"
             msg.add_attachment(ics, maintype="text", subtype="calendar", filename=name,
                                params={"method": "PUBLISH", "charset": "utf-8"})
+        self._fixed_boundaries(msg, notice.key)
         return msg
+
+    def _fixed_boundaries(self, msg: EmailMessage, key: str) -> None:
+        """MIME boundaries from the notice key, so a render after a crash is byte for byte the same message.
+
+        "=_" never occurs in base64 or quoted-printable bodies (where "=" is always "=3D"
+        or a soft break), so these boundaries cannot collide with the content.
+        """
+        seed = hmac.new(self.secret, b"boundary\x00" + key.encode("utf-8"), hashlib.sha256).hexdigest()[:24]
+        for i, part in enumerate(p for p in msg.walk() if p.is_multipart()):
+            part.set_boundary(f"=_jcbot_{seed}_{i}")
 
     def _thread(self, msg: EmailMessage, notice: Notice) -> None:
         p = notice.data.get("proposal")

@@ -91,8 +91,23 @@ def tz_of(data: dict) -> str:
     return (data.get("recipient") or {}).get("timezone") or data["committee"]["timezone"]
 
 
-def distribution(data: dict, link: str | None = None) -> list[dict]:
-    """The DM asking a member to assert: the proposal and the Affirm / Object... buttons."""
+def documents(docs: list[dict]) -> list[dict]:
+    """The documents a member asserts on: name, size, SHA-256 and the member's own download link (never a file)."""
+    if not docs:
+        return []
+    lines = []
+    for d in docs:
+        name = f"<{d['url']}|{esc(d['name'])}>" if d.get("url") else esc(d["name"])
+        pages = f", {d['pages']} page{'' if d['pages'] == 1 else 's'}" if d.get("pages") else ""
+        lines.append(f"• {name} ({d['visibility']}, {d['media_type']}, {d['size_text']}{pages})\n"
+                     f"   SHA-256 `{d['sha256']}`")
+    until = next((d["expires"] for d in docs if d.get("url") and d.get("expires")), None)
+    note = f"Links made for you, until {until:%d %b %Y}." if until else "Ask the secretariat for the files."
+    return [section(f"*Documents ({len(docs)})*\n" + "\n".join(lines)), context(note)]
+
+
+def distribution(data: dict, link: str | None = None, docs: list[dict] | None = None) -> list[dict]:
+    """The DM asking a member to assert: the proposal, its documents and the Affirm / Object... buttons."""
     c, p = data["committee"], data["proposal"]
     return [
         header(f"{p['ref']}: {p['title']}"),
@@ -100,6 +115,7 @@ def distribution(data: dict, link: str | None = None) -> list[dict]:
                 + (f" (version {p['version']})" if p["version"] > 1 else "") + "."),
         section(f"*Items*\n{items_text(p['items'])}"),
         section(body_text(p["text"], link)),
+        *documents(docs or []),
         context(f"Deadline: *{when(p['deadline'], tz_of(data))}*, {p['period_days']} calendar days from distribution. "
                 "Silence counts as no objection; a negative needs your opinion."),
         *([context(f"<{link}|Read it and answer on the web> (you sign in first with your email address).")]
@@ -178,12 +194,12 @@ def cochair_done(blocks: list[dict], text: str) -> list[dict]:
     return [b for b in blocks if b.get("block_id") != COCHAIR_BLOCK] + [context(text)]
 
 
-def reminder(data: dict, link: str | None = None) -> list[dict]:
+def reminder(data: dict, link: str | None = None, docs: list[dict] | None = None) -> list[dict]:
     """A reminder to a member whose assertion is awaited: the distribution again, with the days left."""
     days = data.get("days_before")
     head = context(f"*Reminder*: {days} day{'s' if days != 1 else ''} before the deadline, your assertion is awaited."
                    if days is not None else "*Reminder*: your assertion is awaited.")
-    return [head] + distribution(data, link)
+    return [head] + distribution(data, link, docs)
 
 
 def seat_reminder(data: dict) -> list[dict]:

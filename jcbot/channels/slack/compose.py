@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from jcbot.channels.slack import blocks
+from jcbot.downloads import with_links
+from jcbot.secret import app_secret
 from jcbot.services import outgoing
 from jcbot.services.context import Notice, Rendered
 from jcbot.services.outgoing import ANNOUNCE
@@ -23,6 +25,7 @@ class SlackRenderer:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._secret: bytes | None = None
 
     def render(self, notice: Notice) -> list[Rendered]:
         """The Web API call(s) for one notice; none if it cannot reach anyone on Slack."""
@@ -53,7 +56,7 @@ class SlackRenderer:
         p = d.get("proposal") or {}
         if kind == "distribution":
             return (f"{p['ref']}: your assertion is requested by {blocks.when(p['deadline'], blocks.tz_of(d))}",
-                    blocks.distribution(d, proposal_link(self.settings, p["ref"])))
+                    blocks.distribution(d, proposal_link(self.settings, p["ref"]), self._documents(notice)))
         if kind == "confirmation":
             return f"{p['ref']}: your {d['assertion']['position']} assertion was recorded", blocks.confirmation(d)
         if kind == "escalation":
@@ -63,7 +66,7 @@ class SlackRenderer:
             return blocks.outcome(kind, d)
         if kind == "reminder":
             return (f"Reminder: {p['ref']} awaits your assertion",
-                    blocks.reminder(d, proposal_link(self.settings, p["ref"])))
+                    blocks.reminder(d, proposal_link(self.settings, p["ref"]), self._documents(notice)))
         if kind == "seat_reminder":
             return f"{p['ref']}: the {d['seat']} seat has not affirmed", blocks.seat_reminder(d)
         if kind in ("digest", "duty"):
@@ -71,6 +74,14 @@ class SlackRenderer:
                      else f"{d['committee']['name']}: a duty")
             return title, blocks.lines_message(title, d.get("lines") or [])
         return None  # a kind this channel does not carry (yet): the email still goes
+
+    def _documents(self, notice: Notice) -> list[dict]:
+        """The notice's documents with the member's signed links: Slack gets links, never the files."""
+        if not notice.data.get("documents"):
+            return []
+        if self._secret is None:
+            self._secret = app_secret(self.settings)
+        return with_links(self.settings, self._secret, notice.data, notice.recipient.handle, notice.recipient.member_id)
 
     def _announce(self, notice: Notice) -> list[Rendered]:
         where = outgoing.address("slack", notice, self.settings)
