@@ -5,6 +5,7 @@ is checked against this list by a test, so a setting cannot go undocumented.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +76,17 @@ def _hosts(text: str) -> tuple[str, ...]:
     return names
 
 
+def _proxies(text: str) -> tuple[str, ...]:
+    out = []
+    for part in (p.strip() for p in text.split(",")):
+        if part:
+            try:
+                out.append(str(ipaddress.ip_address(part)))
+            except ValueError:
+                raise ValueError(f"expected comma-separated IP addresses (e.g. 10.0.0.1), got {part!r}") from None
+    return tuple(out)
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("JCBOT_STORAGE_DIR", "storage", "Runtime data: the SQLite file, documents, mail written as files, the published site."),
     Setting("JCBOT_DATABASE_URL", None, "SQLAlchemy URL of the database; default a SQLite file in the storage folder. postgresql://... for PostgreSQL."),
@@ -113,6 +125,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("JCBOT_REQUIRE_DKIM", "false", "Accept a reply only with a valid DKIM signature (or trusted Authentication-Results) for the sender's domain.", _bool),
     Setting("JCBOT_TRUSTED_AUTHSERV_IDS", "", "Comma-separated authserv-ids whose Authentication-Results headers are trusted."),
     Setting("JCBOT_REFUSALS_PER_HOUR", "5", "At most this many refusal emails to one address in an hour; a refused reply past it is logged and not answered.", _count),
+    Setting("JCBOT_INPUTS_PER_ADDRESS_PER_DAY", "5", "Public inputs one email address may send in 24 hours (all cases); past it the form answers 429.", _count),
+    Setting("JCBOT_INPUTS_PER_NETWORK_PER_HOUR", "20", "Public inputs one network (an IPv4 /24 or IPv6 /64) may send in an hour; past it the form answers 429.", _count),
+    Setting("JCBOT_TRUSTED_PROXIES", "", "Comma-separated IP addresses of your reverse proxies: only a request coming from one of them is taken to be from the address its X-Forwarded-For names (rate limits of public inputs). Empty: the connection's own address.", _proxies),
     Setting("JCBOT_INBOUND_MAX_HEADER_BYTES", "65536", "A received email whose header is larger is ignored unread (each header field is also cut at 8 KiB).", _count),
     Setting("JCBOT_INBOUND_MAX_BODY_BYTES", "1048576", "Only this much of a received email's body is read (the answer is at its top).", _count),
     Setting("JCBOT_INBOUND_TIMEOUT", "60", "Seconds the listener waits for one message to be handled before answering 451 (the database is too slow now).", _positive),
