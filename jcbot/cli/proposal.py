@@ -220,18 +220,23 @@ def assert_(ref: str, member: str, position: str = typer.Argument(..., help="aff
 
 
 def pending(slug: str = typer.Argument(None, help="One committee; default all."), as_json: bool = typer.Option(False, "--json")) -> None:
-    """What the co-chairs must watch: open proposals, days left, awaited members, negatives."""
+    """What the co-chairs must watch: open proposals (days left, awaited members, negatives) and the cases' duties."""
+    from jcbot.services import case_duties
+
     ctx = context()
     with refusals():
         views = queries.pending(ctx, slug)
+        duties = case_duties.pending(ctx, slug)
     now = ctx.clock.now()
     if as_json:
-        typer.echo(json.dumps([view_json(v, now) for v in views], indent=2, ensure_ascii=False))
+        typer.echo(json.dumps({"proposals": [view_json(v, now) for v in views],
+                               "duties": [{"committee": c.slug, "case": d.case, "duty": d.kind, "text": d.text}
+                                          for c, d in duties]}, indent=2, ensure_ascii=False))
         return
     # Members no notice reaches, co-chair seats first: shown whatever is pending.
     for committee, lost in reach.by_committee(ctx, slug).items():
         typer.echo(f"warning: {committee}: {reach.warning(lost)}", err=True)
-    if not views:
+    if not views and not duties:
         typer.echo("nothing pending")
         return
     rows = []
@@ -240,7 +245,12 @@ def pending(slug: str = typer.Argument(None, help="One committee; default all.")
         seats = " ".join(f"{s}:{(p or '-')[:3]}" for s, p in verdict.seat_positions.items())
         rows.append([v.proposal.ref, v.version.title[:40], v.version.status, f"{v.days_left(now):.1f}",
                      seats, ", ".join(verdict.awaiting) or None, ", ".join(verdict.negatives) or None])
-    typer.echo(table(rows, ["proposal", "title", "status", "days left", "seats", "awaiting", "negatives"]))
+    if rows:
+        typer.echo(table(rows, ["proposal", "title", "status", "days left", "seats", "awaiting", "negatives"]))
+    if duties:
+        typer.echo(("\n" if rows else "") + "duties:")
+        for c, d in duties:
+            typer.echo(f"  {c.slug}: {d.text}")
 
 
 def evaluate() -> None:

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from jcbot.core.duties import Duty, calendar_duties
 from jcbot.services.viewers import Access, Viewer
-from jcbot.services import documents, queries, reach
+from jcbot.services import case_duties, documents, queries, reach
 from jcbot.services.context import ServiceContext
 from jcbot.services.roster_log import load_roster
 from jcbot.store import outbox
@@ -126,7 +126,7 @@ def _duties(session: Session, access: Access, now: datetime) -> list[Duty]:
     c = access.committee
     last = session.exec(select(func.max(Meeting.held_on)).where(Meeting.committee_id == c.id)).one()
     created = c.created_at.astimezone(ZoneInfo(c.timezone)).date()
-    return calendar_duties(load_roster(session, c), last, created, now)
+    return calendar_duties(load_roster(session, c), last, created, now) + case_duties.of_committee(session, c, now)
 
 
 def drafts(session: Session, committee_id: int) -> list[Draft]:

@@ -13,7 +13,7 @@ from sqlmodel import Session, func, select
 from jcbot.core.decision import within_period
 from jcbot.core.duties import calendar_duties, due_reminder, seats_missing_affirmation
 from jcbot.core.roster import Roster
-from jcbot.services import notices
+from jcbot.services import case_duties, notices
 from jcbot.services.context import Notice, Recipient, ServiceContext, Tx
 from jcbot.services.evaluation import OPEN_STATUSES, cochair_recipients, gather, members_by_handle, recipient, verdict_of
 from jcbot.services.roster_log import committee_rules, load_roster
@@ -121,7 +121,11 @@ def _due_digests(tx: Tx) -> list[Notice]:
 
 
 def flag_duties(ctx: ServiceContext, actor: str = "scheduler") -> int:
-    """Co-chair terms ending or ended, and a year without a meeting: to the secretariat and co-chairs, once each."""
+    """Calendar and case duties to the secretariat and co-chairs, once each (a case's once a day while it lasts).
+
+    Calendar: co-chair terms ending or ended, a year without a meeting. Cases: a
+    completeness check overdue, a case awaiting the JC that no proposal carries.
+    """
     return _enqueue_due(ctx, actor, _due_duties)
 
 
@@ -136,8 +140,10 @@ def _due_duties(tx: Tx) -> list[Notice]:
             # Both seats vacant and no secretariat registered: someone must still hear of it.
             by_handle = members_by_handle(tx.session, c)
             staff = [recipient(by_handle[h]) for h in roster.active_members(tx.now) if h in by_handle]
-        for duty in calendar_duties(roster, last, created, tx.now):
+        for duty in calendar_duties(roster, last, created, tx.now) + case_duties.of_committee(tx.session, c, tx.now):
             data = {"committee": {"slug": c.slug, "name": c.name, "code": c.code, "timezone": c.timezone},
                     "duty": duty.kind, "lines": [duty.text]}
+            if duty.case is not None:
+                data |= {"case": duty.case, "subject": case_duties.subject(c, duty)}
             out.extend(Notice("duty", f"duty:{c.id}:{duty.key}:{r.handle}", r, data, c.id) for r in staff)
     return out

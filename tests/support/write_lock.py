@@ -42,7 +42,9 @@ def _postgres_writers_stopped(engine: Engine) -> Iterator[None]:
     with engine.connect() as side, engine.connect() as other:
         tables = side.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")).scalars().all()
         assert "proposal" in tables
-        side.execute(text(f"LOCK TABLE {', '.join(tables)} IN EXCLUSIVE MODE"))
+        # Quoted: "case" is a reserved word in PostgreSQL (the project cycle's table).
+        quoted = ", ".join('"' + t + '"' for t in tables)
+        side.execute(text(f"LOCK TABLE {quoted} IN EXCLUSIVE MODE"))
         with pytest.raises(OperationalError, match="lock"):
             other.execute(text("LOCK TABLE proposal IN ROW EXCLUSIVE MODE NOWAIT"))
         other.rollback()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 
 from support import documents as make
@@ -74,3 +75,35 @@ def test_registry_set(jcbot):
     jcbot.refused("registry", "set", "japan-mongolia", "japan", "--email", "nobody", match="--email")
     assert jcbot.sql("SELECT government, email, url FROM registry") == [
         ("japan", "reg@jp.example", "https://registry.jp.example/notify")]
+
+
+def test_pending_shows_the_cases_duties(jcbot):
+    from datetime import UTC, datetime, timedelta
+
+    from jcbot.app import build_context
+    from jcbot.clock import ManualClock
+    from jcbot.services import cases
+    from jcbot.settings import load_settings
+
+    _committee(jcbot)
+    assert jcbot("pending").stdout == "nothing pending\n"
+    tpe = jcbot("case", "submit", "japan-mongolia", "tpe", "--title", "Verifiers Ltd",
+                "--proponent", "tpe@tpe.example").stdout.strip()
+    # A methodology submitted ten days ago: its 7-day completeness check is overdue now.
+    env = {k: v for k, v in os.environ.items() if k.startswith("JCBOT_")}
+    past = build_context(load_settings(env=env, dotenv=None), clock=ManualClock(datetime.now(UTC) - timedelta(days=10)))
+    try:
+        late = cases.submit(past, "japan-mongolia", "methodology", "Efficient boilers", "pp@proponent.example", [],
+                            "test").ref
+    finally:
+        past.engine.dispose()
+    shown = json.loads(jcbot("pending", "--json").stdout)
+    assert shown["proposals"] == []
+    assert [(d["committee"], d["case"], d["duty"]) for d in shown["duties"]] == [
+        ("japan-mongolia", tpe, "awaiting_proposal"), ("japan-mongolia", late, "check_overdue")]
+    text = jcbot("pending").stdout
+    assert text.startswith("duties:\n")
+    assert f"japan-mongolia: {late} Efficient boilers: the completeness check is overdue" in text
+    assert f"japan-mongolia: {tpe} Verifiers Ltd: awaits the JC's decision and no proposal carries it" in text
+    jcbot("case", "check", late, "complete")
+    assert [d["case"] for d in json.loads(jcbot("pending", "--json").stdout)["duties"]] == [tpe]

@@ -109,7 +109,7 @@ def test_committee_show_and_objections_in_pending(jcbot):
     jcbot("assert", ref, "dorj", "negative", "--opinion", "The baseline is too high.", "--note", "letter")
     pending = jcbot("pending").stdout
     assert re.search(rf"{ref}\s+.*objected.*dorj\s*$", pending, re.M), pending
-    shown = json.loads(jcbot("pending", "--json").stdout)
+    shown = json.loads(jcbot("pending", "--json").stdout)["proposals"]
     assert shown[0]["negatives"] == ["dorj"] and shown[0]["assertions"][0]["opinion"] == "The baseline is too high."
     # Escalated to both co-chairs and tanaka's alternate.
     assert sorted(r[0] for r in jcbot.sql("SELECT recipient FROM outbox_message WHERE kind = 'escalation'")) == [

@@ -57,7 +57,7 @@ def test_evaluate_after_the_deadline_adopts_at_the_deadline(jcbot, tmp_path):
     distributed_at, ref = _three_days_ago()
     deadline = distributed_at + timedelta(days=1)
 
-    (view,) = json.loads(jcbot("pending", "--json").stdout)
+    (view,) = json.loads(jcbot("pending", "--json").stdout)["proposals"]
     # Every reader shows the core's verdict now (adopted at the deadline), though only the
     # sweep that `evaluate` runs records it.
     assert (view["ref"], view["status"], view["awaiting"]) == (ref, "adopted", ["sato"])
