@@ -52,11 +52,14 @@ def secretariat_recipient(secretariat_id: int) -> str:
 
 
 def recipient_of(handle: str | None, member_id: int | None) -> str | None:
-    """The link recipient of a notice's recipient (a member, or `secretariat-N`), None for anyone else."""
+    """The link recipient of a notice's recipient (a member, `secretariat-N` or `expert-N`), None for anyone else."""
     if member_id is not None:
         return member_recipient(member_id)
-    number = (handle or "").removeprefix("secretariat-")
-    return secretariat_recipient(int(number)) if handle and handle.startswith("secretariat-") and number.isdigit() else None
+    for kind in ("secretariat", "expert"):
+        number = (handle or "").removeprefix(f"{kind}-")
+        if handle and handle.startswith(f"{kind}-") and number.isdigit():
+            return f"{kind}:{int(number)}"
+    return None
 
 
 def parse_recipient(recipient: str) -> tuple[str, int]:

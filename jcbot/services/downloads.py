@@ -7,7 +7,8 @@ the secretariat and experts appointed to the case see both. So a document is ser
 - otherwise only to someone entitled in a committee whose proposal or case carries it:
   an active member of it (the roster decides at `now`: a member who left is refused at
   once, even with a link made for them), or its secretariat (or the secretariat of every
-  committee). Experts are not appointed yet: an `expert:` link is refused until they are.
+  committee); or an expert appointed to a proposal that carries it, until the
+  appointment is revoked (jcbot.services.experts).
 
 Every restricted download is an audit event (`document.downloaded`: the document, who,
 by link or by session); a public one only a log line, so anonymous readers cannot grow
@@ -27,6 +28,7 @@ from jcbot.services.roster_log import load_roster
 from jcbot.services.viewers import Viewer
 from jcbot.store.cases import Case, CaseDocument
 from jcbot.store.documents import Document, ProposalDocument
+from jcbot.store.experts import ExpertAppointment
 from jcbot.store.models import Committee, Decision, Member, Proposal, ProposalVersion, Secretariat
 
 log = logging.getLogger(__name__)
@@ -71,9 +73,17 @@ def is_published(session: Session, doc: Document) -> bool:
     return session.exec(q).first() is not None
 
 
-def _recipient_entitled(session: Session, recipient: str, committees: set[int], now) -> int | None:
+def _recipient_entitled(session: Session, recipient: str, committees: set[int], now, document_id: int) -> int | None:
     """The committee through which `recipient` may read the document, or None."""
     kind, number = parse_recipient(recipient)
+    if kind == "expert":  # appointed (and not revoked) to a proposal one of whose versions carries it
+        a = session.get(ExpertAppointment, number)
+        if a is None or a.revoked_at is not None:
+            return None
+        carried = session.exec(select(ProposalDocument.id).join(
+            ProposalVersion, ProposalVersion.id == ProposalDocument.version_id).where(
+            ProposalVersion.proposal_id == a.proposal_id, ProposalDocument.document_id == document_id)).first()
+        return a.committee_id if carried is not None else None
     if kind == "member":
         m = session.get(Member, number)
         if m is None or m.committee_id not in committees:
@@ -87,7 +97,7 @@ def _recipient_entitled(session: Session, recipient: str, committees: set[int], 
         if s.committee_id is None:
             return min(committees) if committees else None
         return s.committee_id if s.committee_id in committees else None
-    return None  # expert: none appointed yet (issue 12, experts and panels)
+    return None
 
 
 def _viewer_entitled(viewer: Viewer, committees: set[int]) -> int | None:
@@ -111,7 +121,7 @@ def serve(ctx: ServiceContext, sha256: str, *, recipient: str | None = None, vie
         committees = committees_of(s, doc.id)  # type: ignore[arg-type]
         via, who, committee_id = "public", None, None
         if recipient is not None:
-            committee_id = _recipient_entitled(s, recipient, committees, tx.now)
+            committee_id = _recipient_entitled(s, recipient, committees, tx.now, doc.id)  # type: ignore[arg-type]
             via, who = "link", recipient
         if committee_id is None and viewer is not None:
             committee_id = _viewer_entitled(viewer, committees)

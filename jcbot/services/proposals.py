@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from jcbot.core.cochairs import acting_for_cochairs
 from jcbot.core.decision import distribute as core_distribute
 from jcbot.core.roster import Roster
-from jcbot.services import case_flow, documents, notices, reach
+from jcbot.services import case_flow, documents, expert_briefs, notices, reach
 from jcbot.services.context import ServiceContext, ServiceError, Tx
 from jcbot.services.documents import Attached, Upload
 from jcbot.services.evaluation import OPEN_STATUSES, Facts, gather, members_by_handle, recipient, settle, verdict_of
@@ -173,6 +173,7 @@ def _distribute(tx: Tx, c: Committee, p: Proposal, v: ProposalVersion, roster: R
     docs = notices.documents_data(tx.session, v.id)  # type: ignore[arg-type]
     for handle in dist.electorate:
         tx.notify(notices.proposal_notice("distribution", facts, recipient(by_handle[handle]), docs))
+    expert_briefs.brief_all(tx, tx.ctx.settings, facts)  # experts appointed to it read it too, confidential documents included
     return facts
 
 

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 # Router modules, mounted in this order when present.
 ROUTERS = ("jcbot.web.actions", "jcbot.web.slack", "jcbot.web.site", "jcbot.web.dashboard", "jcbot.web.answer",
-           "jcbot.web.api", "jcbot.web.documents", "jcbot.web.public_cases")
+           "jcbot.web.api", "jcbot.web.documents", "jcbot.web.public_cases", "jcbot.web.experts")
 
 
 class SecurityHeaders:

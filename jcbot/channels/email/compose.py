@@ -41,7 +41,8 @@ WIRE = SMTP.clone(cte_type="7bit")
 ANSWERABLE = ("distribution", "reminder", "seat_reminder", "confirmation", "refusal")
 # Kinds with templates of their own; any other kind is sent in the generic (digest) form.
 KINDS = ("distribution", "confirmation", "escalation", "reminder", "seat_reminder", "adoption", "withdrawn",
-         "referred", "lapse", "refusal", "digest", "duty", "case", "registry_notification", "public_input")
+         "referred", "lapse", "refusal", "digest", "duty", "case", "registry_notification", "public_input",
+         "expert_brief", "expert_comment")
 
 
 def reply_secret(settings: Settings) -> bytes:

@@ -41,6 +41,9 @@ EXTRA = {
     "original_subject": "Re: [JC-MN] Proposed decision", "in_reply_to": "<member-reply@example.org>",
     "lines": ["MN-P-2026-007: 3 days left"], "subject": None,
     "days_before": 3, "awaiting": ["sato"], "seat": "host", "period_over": False,
+    "expert": {"name": "Dr. <Enkh>", "email": "enkh@panel.example", "panel": "Methodologies Panel",
+               "page_url": "https://jc.example/expert/TOKEN"},
+    "comment": {"text": "Leakage <too low>", "at": "2026-03-05T02:00:00+00:00", "version": 1},
 }
 
 
