@@ -6,11 +6,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import assertions, deadline, dispatch, failover, lmtp, recovery, rss, slack, sweep
+from bench import assertions, cli_startup, deadline, dispatch, failover, lmtp, recovery, rss, slack, sweep
 from bench.databases import DATABASES, Unavailable, database
 
 
-NAMES = ("assertions", "sweep", "deadline", "failover", "recovery", "slack", "lmtp", "rss", "dispatch")
+NAMES = ("assertions", "sweep", "deadline", "failover", "recovery", "slack", "lmtp", "rss", "dispatch", "cli")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--members", type=int, default=20, help="members clicking or replying (slack, lmtp)")
     parser.add_argument("--proposals", type=int, default=10, help="proposals each member answers (slack, lmtp)")
     parser.add_argument("--connections", type=int, default=4, help="LMTP connections delivering the replies")
+    parser.add_argument("--cli-runs", type=int, default=9, help="runs of each command in the CLI start-up benchmark")
     parser.add_argument("--idle", type=float, default=3.0, help="seconds idle before RSS is read")
     args = parser.parse_args(argv)
     if args.n < 1:
@@ -53,7 +54,22 @@ def main(argv: list[str] | None = None) -> int:
         _dispatch(args)
     if "rss" in only:
         _rss(args)
+    if "cli" in only:
+        _cli(args)
     return status
+
+
+def _cli(args) -> None:
+    with tempfile.TemporaryDirectory(prefix="jcbot-bench-cli-") as storage:
+        r = cli_startup.measure(Path(storage), runs=args.cli_runs)
+    ms = 1000
+    print(f"\nCLI start-up, a fresh process each time: median of {r.runs} runs vs `python -c pass` "
+          f"({r.baseline_s * ms:.0f} ms) in the same run")
+    for label, seconds in r.commands_s.items():
+        target = cli_startup.TARGETS.get(label)
+        name = f"jcbot {label}" if target else f"python -c '{label}'"
+        print(f"{name:<26} {seconds * ms:>6.0f} ms  ratio {r.ratio(label):5.1f}"
+              + (f" (target {target:g})" if target else " (no command: the database layer alone)"))
 
 
 def _slack(args) -> None:

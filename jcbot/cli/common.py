@@ -4,13 +4,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
-from jcbot.core.errors import RulesError
-from jcbot.core.rules import Rules, rules_from_text
-from jcbot.resources import resolve_rules
+if TYPE_CHECKING:
+    from jcbot.core.rules import Rules
+
+# Imports of the core, the services and the database are inside the functions: every
+# command imports this module, and `jcbot --help` or `simulate` must not pay for them.
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -22,6 +24,10 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 def load_rules(name_or_path: str) -> tuple[Rules, Path]:
     """Load a rules file by path or shipped name; exit 2 with one line if it is unusable."""
+    from jcbot.core.errors import RulesError
+    from jcbot.core.rules import rules_from_text
+    from jcbot.resources import resolve_rules
+
     path = resolve_rules(name_or_path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -47,7 +53,7 @@ def actor() -> str:
 @contextmanager
 def refusals() -> Iterator[None]:
     """Turn a refusal of the rules, a service or the settings into one line and exit 2."""
-    from jcbot.core.errors import ProcedureError
+    from jcbot.core.errors import ProcedureError, RulesError
     from jcbot.services.context import ServiceError
     from jcbot.settings import SettingsError
 
