@@ -58,6 +58,8 @@ COMMANDS: tuple[Entry, ...] = (
     Entry("meeting", "Meetings of the JC.", "meeting", "app"),
     Entry("audit", "The audit record: verify the hash chain and the stored documents, export it.", "audit", "app"),
     Entry("document", "The document store: list what is stored, get a file back (verified).", "document", "app"),
+    Entry("expert", "Experts appointed to a proposal: they read its documents and comment; they never assert.",
+          "expert", "app"),
     Entry("mail", "Email intake.", "mail", "app"),
     Entry("serve", "Run the HTTP app, mail intake, the outbox dispatcher and the scheduler until SIGTERM/SIGINT.",
           "serve", "serve"),
