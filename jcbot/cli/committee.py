@@ -1,6 +1,8 @@
 """`jcbot committee|member|cochair|alternate ...`: the committee and its roster."""
 from __future__ import annotations
 
+import sys
+
 import typer
 from sqlmodel import select
 
@@ -63,9 +65,14 @@ def member_add(
     tz: str = typer.Option(None, "--tz", help="The member's own time zone for deadlines."),
 ) -> None:
     """Designate a member (refused past the cap of the rules file)."""
+    if not name and not svc.split_address(email)[0] and sys.stdin.isatty() and sys.stdout.isatty():
+        name = typer.prompt(f"{handle}'s name, as emails greet them", default=handle)
     with refusals():
         m = svc.add_member(context(), slug, handle, government, actor(), name=name, email=email, slack_user_id=slack, timezone=tz)
     typer.echo(f"{slug}: {m.handle} ({m.government}) is a member")
+    if m.name == m.handle:
+        typer.echo(f"note: emails greet {handle} as {handle!r}; give a name with jcbot member update {slug} {handle} "
+                   "--name 'Full Name' (or --email 'Full Name <address>')", err=True)
 
 
 @member_app.command("update")

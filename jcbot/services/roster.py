@@ -77,13 +77,25 @@ def create_committee(ctx: ServiceContext, slug: str, rules_text: str, rules_sour
         return c
 
 
+def split_address(value: str | None) -> tuple[str | None, str | None]:
+    """('Tanaka Hiroshi', 'tanaka@example.jp') from 'Tanaka Hiroshi <tanaka@example.jp>'; a bare address has no name."""
+    if value is None:
+        return None, None
+    m = re.fullmatch(r'\s*"?([^"<>]*?)"?\s*<([^<>]+)>\s*', value)
+    if m is None:
+        return None, value.strip()
+    return (m.group(1).strip() or None), m.group(2).strip()
+
+
 def _check_contact(handle: str, email: str | None, timezone: str | None) -> None:
     if timezone:
         try:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ServiceError(f"{handle}: unknown time zone {timezone!r} (an IANA name such as Asia/Tokyo)") from None
-    if email is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
+    # A dot in the domain is not required: jcbot's own default sender is jcbot@localhost,
+    # and a local mail loop delivers to addresses such as tanaka@localhost.
+    if email is not None and not re.match(r"^[^@\s<>]+@[^@\s<>]+$", email):
         raise ServiceError(f"{handle}: {email!r} is not an email address")
 
 
@@ -104,6 +116,8 @@ def add_member(ctx: ServiceContext, slug: str, handle: str, government: str, act
     """Designate a member (the cap is the core's to enforce)."""
     if not _HANDLE.match(handle):
         raise ServiceError(f"member id {handle!r}: use lower-case letters, digits, '.', '_' or '-'")
+    display, email = split_address(email)
+    name = name or display  # "Tanaka Hiroshi <tanaka@...>": emails greet the member by that name
     _check_contact(handle, email, timezone)
     with ctx.tx(actor) as tx:
         c = get_committee(tx.session, slug)
@@ -127,6 +141,9 @@ def update_member(ctx: ServiceContext, slug: str, handle: str, actor: str, **con
     unknown = sorted(set(contact) - allowed)
     if unknown:
         raise ServiceError(f"{handle}: cannot update {', '.join(unknown)} (only {', '.join(sorted(allowed))})")
+    if contact.get("email") is not None:
+        display, contact["email"] = split_address(contact["email"])
+        contact["name"] = contact.get("name") or display
     _check_contact(handle, contact.get("email"), contact.get("timezone"))
     with ctx.tx(actor) as tx:
         c = get_committee(tx.session, slug)

@@ -227,3 +227,25 @@ def test_a_departure_that_completes_unanimity_adopts_at_once(ctx, engine):
     roster.remove_member(ctx, "japan-mongolia", "suzuki", SECRETARIAT)  # the only one awaited
     (d,) = rows(engine, Decision)
     assert (d.basis, d.adopted_at) == ("unanimous", ctx.clock.now())
+
+
+def test_a_display_name_in_the_address_names_the_member_and_localhost_addresses_are_accepted(ctx, engine):
+    committee(ctx)
+    roster.add_member(ctx, "japan-mongolia", "kato", "japan", SECRETARIAT, email='"Kato Akiko" <kato@env.go.jp>')
+    roster.add_member(ctx, "japan-mongolia", "enkh", "host", SECRETARIAT, email="enkh@localhost")
+    kato, enkh = (rows(engine, Member, Member.handle == h)[0] for h in ("kato", "enkh"))
+    assert (kato.name, kato.email) == ("Kato Akiko", "kato@env.go.jp")
+    assert (enkh.name, enkh.email) == ("enkh", "enkh@localhost")  # no name anywhere: the handle, and the CLI says so
+    roster.update_member(ctx, "japan-mongolia", "enkh", SECRETARIAT, email="Enkhjargal B. <enkh@localhost>")
+    enkh = rows(engine, Member, Member.handle == "enkh")[0]
+    assert (enkh.name, enkh.email) == ("Enkhjargal B.", "enkh@localhost")
+    # An explicit name wins over the address's display name.
+    roster.update_member(ctx, "japan-mongolia", "kato", SECRETARIAT, name="KATO Akiko", email="Kato <kato@env.go.jp>")
+    assert rows(engine, Member, Member.handle == "kato")[0].name == "KATO Akiko"
+
+
+@pytest.mark.parametrize("address", ["<>", "a@b@c", "Kato <kato at env>", "@localhost"])
+def test_still_not_addresses(ctx, address):
+    committee(ctx)
+    _refused(ctx, ServiceError, "is not an email address", roster.add_member, "japan-mongolia", "kato", "japan",
+             SECRETARIAT, email=address)
