@@ -2,7 +2,8 @@
 
 Layout (the live site's paths): index.html, static/site.css, and per committee
 c/{slug}/index.html, c/{slug}/feed.atom, c/{slug}/decisions.json,
-c/{slug}/decisions/{number}/index.html, and each decision's public documents under
+c/{slug}/decisions/{number}/index.html, the project cycle (c/{slug}/cases/index.html,
+c/{slug}/cases.json, c/{slug}/cases/{ref}/index.html), and each decision's public documents under
 c/{slug}/decisions/{number}/documents/{name}, copied from the store after their hash is
 checked (a document that fails it stops the publication: a copy never holds wrong bytes).
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from jcbot.publish import record, render
+from jcbot.publish import cycle, cycle_pages, record, render
 from jcbot.services import documents
 from jcbot.services.context import ServiceContext
 from jcbot.settings import Settings
@@ -64,6 +65,15 @@ def _copy_documents(session: Session, settings: Settings, d: record.Published, f
     return len(d.documents)
 
 
+def _write_cycle(base: Path, rec: cycle.CycleRecord, head, links: render.Links, now) -> int:
+    """The committee's project cycle: its record, JSON and each case's page (no form: a static copy takes no input)."""
+    _write(base / "cases" / "index.html", cycle_pages.render_cycle(rec, head, links))
+    _write(base / "cases.json", cycle_pages.cycle_json(rec, head, links, now))
+    for pc in rec.cases:
+        _write(base / "cases" / pc.ref / "index.html", cycle_pages.render_case(pc, head, links))
+    return 2 + len(rec.cases)
+
+
 def publish(ctx: ServiceContext, out: Path, base_url: str | None = None) -> PublishResult:
     """Render every page of the public record into `out`; refused if the audit chain is broken."""
     links = render.Links(static=True, base_url=base_url or ctx.settings.public_url)
@@ -88,6 +98,7 @@ def publish(ctx: ServiceContext, out: Path, base_url: str | None = None) -> Publ
                 _write(base / "decisions" / d.number / "index.html", render.render_decision(d, head, links))
                 files += 1 + _copy_documents(tx.session, ctx.settings, d, base / "decisions" / d.number / "documents")
                 decisions += 1
+            files += _write_cycle(base, cycle.cycle_record(tx.session, c, tx.now), head, links, tx.now)
         _write(out / "index.html", render.render_index(rows, head, links))
         _write(out / "static" / "site.css", render.stylesheet())
     return PublishResult(files + 2, decisions, len(committees), head)

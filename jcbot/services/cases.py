@@ -267,14 +267,21 @@ def propose(ctx: ServiceContext, refs: list[str], actor: str, outcome: str = "ap
             _open_elsewhere(tx, case)
             items.append(_item(loaded, outcome))
             info = view_of(loaded, tx.now)
-            hashes = []
+            hashes, confidential = [], 0
             for cd, doc in tx.session.exec(select(CaseDocument, Document).join(Document, Document.id == CaseDocument.document_id)
                                            .where(CaseDocument.case_id == case.id).order_by(CaseDocument.id)):
                 data = documents.content(tx.session, tx.ctx.settings, doc)
                 uploads.append(Upload(f"{case.ref}-{cd.name}", data, doc.visibility, (pos,)))
-                hashes.append(f"{doc.sha256} ({doc.visibility})")
-            lines.append(f"{pos}. {items[-1].title}: {len(info.inputs_counted)} public input(s) counted; documents: "
-                         + ("; ".join(hashes) or "none") + ".")
+                # The text is published with the decision: it names public documents only. The
+                # confidential ones are bound to the version (members see their hashes there).
+                if doc.visibility == "public":
+                    hashes.append(doc.sha256)
+                else:
+                    confidential += 1
+            lines.append(f"{pos}. {items[-1].title}: {len(info.inputs_counted)} public input(s) counted; public "
+                         "documents: " + ("; ".join(hashes) or "none")
+                         + (f"; and {confidential} confidential document(s) for the members" if confidential else "")
+                         + ".")
         text = "The Joint Committee decides as follows on the cases of the project cycle below.\n\n" + "\n".join(lines)
         name = title or (items[0].title if len(items) == 1 else f"Project cycle: {', '.join(r.strip() for r in refs)}")
         p = create_draft(tx, c, name[:500], text, items, uploads)
