@@ -13,14 +13,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from jcbot.core.duties import Duty, calendar_duties
+from jcbot.core.cycle import final, pending_check
+from jcbot.core.duties import Duty, awaits_proposal, calendar_duties
 from jcbot.services.viewers import Access, Viewer
 from jcbot.services import case_duties, documents, queries, reach
+from jcbot.services.case_flow import load, view_of
 from jcbot.services.context import ServiceContext
 from jcbot.services.roster_log import load_roster
 from jcbot.store import outbox
 from jcbot.store.audit import AuditEvent
-from jcbot.store.models import Meeting, Member, Proposal, ProposalItem, ProposalVersion
+from jcbot.store.cases import Case, CaseDocument, CaseItem
+from jcbot.store.documents import Document
+from jcbot.store.models import Committee, Meeting, Member, Proposal, ProposalItem, ProposalVersion
 
 
 def when(at: datetime | None, zone: str) -> str:
@@ -78,6 +82,24 @@ class Draft:
     documents: list[documents.Attached]
 
 
+@dataclass(frozen=True)
+class CaseRow:
+    """A case of the project cycle as the secretariat works on it (times in the viewer's zone)."""
+
+    ref: str
+    kind: str
+    title: str
+    state: str
+    number: str | None
+    windows: list[tuple[str, str]]  # (window's name, its end)
+    duties: list[str]
+    documents: list[tuple[str, str, str]]  # (name, visibility, SHA-256)
+    carried_by: str | None  # the JC proposal (draft or open) that carries it
+    checkable: bool  # waits for the completeness check
+    proposable: bool  # awaits a JC proposal and none carries it
+    open_to_documents: bool  # neither settled for good nor carried by a proposal (case_documents.attach)
+
+
 @dataclass
 class CommitteeBoard:
     """One committee on the dashboard."""
@@ -90,6 +112,7 @@ class CommitteeBoard:
     awaiting_me: list[tuple[queries.ProposalView, str, str]] = field(default_factory=list)  # view, deadline, days
     answered: list[queries.ProposalView] = field(default_factory=list)  # open, answered: the answer may change
     drafts: list[Draft] = field(default_factory=list)  # for those who prepare and distribute proposals
+    cases: list[CaseRow] = field(default_factory=list)  # the committee's project cycle, newest first
 
 
 def _names(session: Session, committee_id: int) -> dict[str, str]:
@@ -144,6 +167,30 @@ def drafts(session: Session, committee_id: int) -> list[Draft]:
     return out
 
 
+def case_rows(session: Session, c: Committee, zone: str, now: datetime, duties: list[Duty]) -> list[CaseRow]:
+    """Every case of a committee, newest first, with its windows' ends in `zone`, duties and documents."""
+    carrying: dict[int, str] = {case_id: ref for case_id, ref in session.exec(
+        select(CaseItem.case_id, Proposal.ref).join(Proposal, Proposal.id == CaseItem.proposal_id)
+        .join(Case, Case.id == CaseItem.case_id)
+        .where(Case.committee_id == c.id, Proposal.status.in_(("draft", "open", "objected", "referred"))))}  # type: ignore[attr-defined]
+    docs: dict[int, list[tuple[str, str, str]]] = {}
+    for cd, d in session.exec(select(CaseDocument, Document).join(Document, Document.id == CaseDocument.document_id)
+                              .join(Case, Case.id == CaseDocument.case_id).where(Case.committee_id == c.id)
+                              .order_by(CaseDocument.id)):
+        docs.setdefault(cd.case_id, []).append((cd.name, d.visibility, d.sha256))
+    out = []
+    for case in session.exec(select(Case).where(Case.committee_id == c.id).order_by(Case.id.desc())):  # type: ignore[union-attr]
+        view = view_of(load(session, case), now)
+        windows = [(name.replace("_", " "), when(w.end, zone)) for name, w in view.windows.items()]
+        carried = carrying.get(case.id) or view.proposal
+        out.append(CaseRow(case.ref, case.kind, case.title, view.state, view.number, windows,
+                           [d.text for d in duties if d.case == case.ref], docs.get(case.id, []),  # type: ignore[arg-type]
+                           carried, pending_check(view.kind, view.state),
+                           awaits_proposal(view) and carried is None,
+                           not final(view.kind, view.state) and carried is None))
+    return out
+
+
 def board(ctx: ServiceContext, who: Viewer) -> list[CommitteeBoard]:
     """The dashboard of `who`: one entry per committee they belong to."""
     views = queries.pending(ctx)
@@ -162,6 +209,7 @@ def board(ctx: ServiceContext, who: Viewer) -> list[CommitteeBoard]:
                 b.problems = [m for m in problems if m.committee_id == c.id]
                 b.unreachable = reach.unreachable(tx.session, c, tx.now)
                 b.drafts = drafts(tx.session, c.id)  # type: ignore[arg-type]
+                b.cases = case_rows(tx.session, c, zone, tx.now, b.duties)
             else:
                 b.awaiting_me = [(v, when(v.version.deadline, zone), days_text(v.days_left(tx.now), v.version.status))
                                  for v in mine if access.handle in v.verdict.awaiting]  # type: ignore[union-attr]

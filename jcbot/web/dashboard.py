@@ -9,9 +9,10 @@ from __future__ import annotations
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
+from jcbot.core.cycle import OUTCOMES
 from jcbot.core.errors import ProcedureError
 from jcbot.services import board
-from jcbot.services import documents, escalation, proposals
+from jcbot.services import case_documents, case_flow, cases, documents, escalation, proposals
 from jcbot.services.context import ServiceContext, ServiceError
 from jcbot.services.numbering import ITEM_KINDS
 from jcbot.web import auth as web_auth
@@ -32,7 +33,8 @@ def router(ctx: ServiceContext) -> APIRouter:
             return RedirectResponse("/signin", status_code=303)
         flash = auth.take_flash(request)
         response = auth.page(request, "dashboard.html", who=who, boards=board.board(ctx, who),
-                             unfiled=board.unfiled_problems(ctx, who), flash=flash, item_kinds=ITEM_KINDS)
+                             unfiled=board.unfiled_problems(ctx, who), flash=flash, item_kinds=ITEM_KINDS,
+                             outcomes=OUTCOMES)
         if flash:
             response.delete_cookie(web_auth.FLASH_COOKIE, path="/")
         return response
@@ -79,6 +81,75 @@ def router(ctx: ServiceContext) -> APIRouter:
             return _back(auth, f"{ref} already carries {file.filename}. Nothing was changed.", True)
         return _back(auth, f"{added[0].name} attached to {ref} ({added[0].visibility}, SHA-256 {added[0].sha256}).", True)
 
+    @r.post("/dashboard/cases/{ref}/check")
+    def check_case(request: Request, ref: str, csrf: str = Form(""), result: str = Form(""),
+                   reason: str = Form("")) -> Response:
+        who = auth.current(request)
+        if who is None:
+            return RedirectResponse("/signin", status_code=303)
+        try:
+            access = who.in_committee(_case_committee(ctx, ref))
+        except ServiceError as exc:
+            return _back(auth, f"{str(exc).rstrip('.')}. Nothing was changed.", False)
+        refused = _refused(auth, request, csrf, access, f"record the completeness check of {ref}")
+        if refused is not None:
+            return refused
+        if result not in ("complete", "incomplete"):
+            return _back(auth, f"Choose whether {ref} is complete or incomplete. Nothing was changed.", False)
+        try:
+            view = cases.check(ctx, ref, result == "complete", reason.strip() or None, f"web:{who.email}")
+        except (ServiceError, ProcedureError) as exc:
+            return _back(auth, f"{str(exc).rstrip('.')}. Nothing was changed.", False)
+        told = "the proponent is told why" if result == "incomplete" else "the proponent is told"
+        return _back(auth, f"{ref} found {result}: it is now {view.state.replace('_', ' ')}; {told}.", True)
+
+    @r.post("/dashboard/cases/{ref}/documents")
+    def upload_to_case(request: Request, ref: str, csrf: str = Form(""), visibility: str = Form("public"),
+                       file: UploadFile | None = File(None)) -> Response:
+        who = auth.current(request)
+        if who is None:
+            return RedirectResponse("/signin", status_code=303)
+        try:
+            access = who.in_committee(_case_committee(ctx, ref))
+        except ServiceError as exc:
+            return _back(auth, f"{str(exc).rstrip('.')}. Nothing was changed.", False)
+        refused = _refused(auth, request, csrf, access, f"add documents to {ref}")
+        if refused is not None:
+            return refused
+        if file is None or not file.filename:
+            return _back(auth, "Choose a file to add. Nothing was changed.", False)
+        data = file.file.read(documents.max_bytes(ctx.settings) + 1)  # one byte past the limit is enough to refuse
+        try:
+            added = case_documents.attach(ctx, ref, [documents.Upload(file.filename, data, visibility)],
+                                          f"web:{who.email}")
+        except (ServiceError, ProcedureError) as exc:
+            return _back(auth, f"{str(exc).rstrip('.')}. Nothing was changed.", False)
+        if not added:
+            return _back(auth, f"{ref} already holds {file.filename}. Nothing was changed.", True)
+        return _back(auth, f"{added[0].name} added to {ref} ({added[0].visibility}, SHA-256 {added[0].sha256}).", True)
+
+    @r.post("/dashboard/committees/{slug}/cases/propose")
+    def propose_cases(request: Request, slug: str, csrf: str = Form(""), case: list[str] = Form([]),
+                      outcome: str = Form("approve")) -> Response:
+        who = auth.current(request)
+        if who is None:
+            return RedirectResponse("/signin", status_code=303)
+        access = next((a for a in who.access if a.committee.slug == slug), None)
+        refused = _refused(auth, request, csrf, access, f"draft proposals of {slug}")
+        if refused is not None:
+            return refused
+        if not case:
+            return _back(auth, "Tick at least one case to propose. Nothing was changed.", False)
+        try:
+            committees = {_case_committee(ctx, ref) for ref in case}
+            if committees != {access.committee.id}:  # type: ignore[union-attr]
+                raise ServiceError(f"every case must be one of {access.committee.name}'s")  # type: ignore[union-attr]
+            p = cases.propose(ctx, case, f"web:{who.email}", outcome)
+        except (ServiceError, ProcedureError) as exc:
+            return _back(auth, f"{str(exc).rstrip('.')}. Nothing was changed.", False)
+        return _back(auth, f"{p.ref} drafted for {', '.join(case)} ({outcome.replace('_', ' ')}): it is under Drafts, "
+                           "with the cases' documents; distribute it there.", True)
+
     # After the upload route: /documents is not one of the actions.
     @r.post("/dashboard/proposals/{ref}/{action}")
     def act(request: Request, ref: str, action: str, csrf: str = Form(""), note: str = Form(""),
@@ -123,6 +194,11 @@ def _committee_of(ctx: ServiceContext, ref: str) -> int:
     with ctx.read("web:dashboard") as tx:
         c, _, _ = proposals.get_proposal(tx.session, ref)
         return c.id  # type: ignore[return-value]
+
+
+def _case_committee(ctx: ServiceContext, ref: str) -> int:
+    with ctx.read("web:dashboard") as tx:
+        return case_flow.find(tx.session, ref).committee_id
 
 
 def _do(ctx: ServiceContext, action: str, ref: str, actor: str, by: str | None, note: str | None,
