@@ -1,4 +1,4 @@
-"""`jcbot outbox list|show|retry`: delivery problems (failed for good, or retrying) from the command line.
+"""`jcbot outbox list|show|retry`: delivery problems (failed for good, bounced, or retrying) from the command line.
 
 The same list the dashboard shows (store.outbox.problems); `retry` sends a failed message
 again once its cause is fixed (a corrected address, a Slack scope granted).
@@ -18,12 +18,12 @@ app = typer.Typer(help="Delivery problems: messages that failed for good or are 
 
 
 def _state(m: outbox.OutboxMessage) -> str:
-    return "failed" if m.status == "failed" else f"retrying ({m.status})"
+    return m.status if m.status in ("failed", "bounced") else f"retrying ({m.status})"
 
 
 @app.command("list")
 def list_(as_json: bool = typer.Option(False, "--json")) -> None:
-    """Every message that failed for good or is being retried, with its last error."""
+    """Every message that failed for good, bounced after sending, or is being retried, with its last error."""
     with context().read("cli:outbox") as tx:
         rows = outbox.problems(tx.session)
         slugs = {c.id: c.slug for c in tx.session.exec(select(Committee))}
@@ -58,7 +58,7 @@ def show(message_id: int) -> None:
 
 @app.command("retry")
 def retry(message_id: int) -> None:
-    """Send a failed message again now (after fixing what made it fail)."""
+    """Send a failed or bounced message again now (after fixing what made it fail)."""
     with context().tx(actor()) as tx:
         try:
             outbox.requeue(tx.session, message_id, now=tx.now)

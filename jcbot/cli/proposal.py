@@ -236,6 +236,11 @@ def pending(slug: str = typer.Argument(None, help="One committee; default all.")
     # Members no notice reaches, co-chair seats first: shown whatever is pending.
     for committee, lost in reach.by_committee(ctx, slug).items():
         typer.echo(f"warning: {committee}: {reach.warning(lost)}", err=True)
+    # Mail the relay accepted and a delivery report later said failed: that member heard nothing.
+    for committee, gone in reach.bounced(ctx, slug).items():
+        for b in gone:
+            typer.echo(f"warning: {committee}: {b.text()}; that member did not get it: check their address "
+                       f"(`jcbot outbox show {b.outbox_id}`)", err=True)
     if not views and not duties:
         typer.echo("nothing pending")
         return

@@ -16,6 +16,7 @@ from jcbot.core.roster import GOVERNMENTS
 from jcbot.services.context import ServiceContext
 from jcbot.services.roster_log import load_roster
 from jcbot.store.models import Committee, Member
+from jcbot.store.outbox import OutboxMessage
 
 
 @dataclass(frozen=True)
@@ -66,3 +67,39 @@ def warning(members: list[Unreachable]) -> str:
         tail += (f"; the secretariat must act: the {' and '.join(u.seat for u in seats if u.seat)} co-chair seat "
                  "hears of nothing until then")
     return head + ", ".join(u.text() for u in members) + tail
+
+
+@dataclass(frozen=True)
+class Bounced:
+    """A member whose mail bounced after sending: who, which message, and the report's diagnostic."""
+
+    handle: str | None
+    address: str
+    kind: str
+    outbox_id: int
+    diagnostic: str
+
+    def text(self) -> str:
+        who = f"{self.handle} <{self.address}>" if self.handle else self.address
+        return f"{who}: {self.kind} bounced (outbox {self.outbox_id}: {self.diagnostic})"
+
+
+def bounced(ctx: ServiceContext, slug: str | None = None) -> dict[str, list[Bounced]]:
+    """Committee slug -> the members whose distribution mail bounced after sending (only committees with some)."""
+    with ctx.read("reach") as tx:
+        query = select(Committee).order_by(Committee.slug)
+        if slug is not None:
+            query = query.where(Committee.slug == slug)
+        out: dict[str, list[Bounced]] = {}
+        for c in tx.session.exec(query):
+            rows = tx.session.exec(select(OutboxMessage).where(
+                OutboxMessage.committee_id == c.id, OutboxMessage.status == "bounced",
+                OutboxMessage.kind == "distribution").order_by(OutboxMessage.id)).all()
+            if not rows:
+                continue
+            members = {(m.email or "").strip().lower(): m.handle
+                       for m in tx.session.exec(select(Member).where(Member.committee_id == c.id))}
+            out[c.slug] = [Bounced(members.get(r.recipient.strip().lower()), r.recipient, r.kind, r.id or 0,
+                                   (r.last_error or "").removeprefix("bounced after sending: "))
+                           for r in rows]
+    return out

@@ -14,14 +14,15 @@ from sqlmodel import Field, Session, SQLModel
 from jcbot.store.db import JSONText, UTCDateTime, require_aware
 
 CHANNELS = ("email", "slack", "http")
-STATUSES = ("pending", "sending", "sent", "failed")
+# bounced: the relay accepted it, and a delivery status notification later said it failed.
+STATUSES = ("pending", "sending", "sent", "failed", "bounced")
 # How long a claim lasts without a heartbeat: the dispatcher renews it every third of
 # this while its pass runs, so a worker that dies (kill -9, a lost machine) leaves its
 # messages 'sending' for at most this long before another worker takes them over.
 LEASE = timedelta(seconds=30)
 FIRST_RETRY = timedelta(seconds=30)
 MAX_RETRY = timedelta(hours=1)
-_FINAL = ("sent", "failed")
+_FINAL = ("sent", "failed", "bounced")
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -30,7 +31,7 @@ class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox_message"
     __table_args__ = (
         CheckConstraint("channel IN ('email', 'slack', 'http')", name="channel"),
-        CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed')", name="status"),
+        CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed', 'bounced')", name="status"),
         # What claim_due scans.
         Index("ix_outbox_message_due", "status", "next_attempt_at"),
     )
@@ -296,21 +297,37 @@ def mark_failed(
     return True
 
 
-def requeue(session: Session, message_id: int, *, now: datetime) -> None:
-    """Send a failed message again at `now` (after someone fixed the cause)."""
+def mark_bounced(session: Session, message_id: int, *, now: datetime, reason: str) -> str | None:
+    """Record that a sent message bounced later (a DSN); returns its status before, or None if there is no such message.
+
+    Only a 'sent' message changes: a bounce about one still queued or already failed says
+    nothing new, and a second bounce keeps the first diagnostic.
+    """
     row = session.get(OutboxMessage, message_id, with_for_update=True, populate_existing=True)
-    if row is None or row.status != "failed":
-        raise ValueError(f"outbox message {message_id} is not failed; only failed messages are requeued")
+    if row is None:
+        return None
+    before = row.status
+    if before == "sent":
+        row.status, row.last_error, row.next_attempt_at = "bounced", reason, require_aware(now)
+        session.flush()
+    return before
+
+
+def requeue(session: Session, message_id: int, *, now: datetime) -> None:
+    """Send a failed or bounced message again at `now` (after someone fixed the cause)."""
+    row = session.get(OutboxMessage, message_id, with_for_update=True, populate_existing=True)
+    if row is None or row.status not in ("failed", "bounced"):
+        raise ValueError(f"outbox message {message_id} is not failed or bounced; only those are requeued")
     row.status, row.next_attempt_at = "pending", require_aware(now)
     session.flush()
 
 
 def problems(session: Session) -> list[OutboxMessage]:
-    """Messages that failed for good or are being retried, for the co-chairs' view."""
+    """Messages that failed for good, bounced after sending, or are being retried, for the co-chairs' view."""
     query = (
         select(OutboxMessage)
         .where(or_(
-            OutboxMessage.status == "failed",
+            OutboxMessage.status.in_(("failed", "bounced")),
             OutboxMessage.status.in_(("pending", "sending")) & OutboxMessage.last_error.is_not(None),
         ))
         .order_by(OutboxMessage.status, OutboxMessage.next_attempt_at, OutboxMessage.id)

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from jcbot.channels.email import attachments
+from jcbot.channels.email.bounces import bounce_address
 from jcbot.channels.email.parse import accepted_forms_text
 from jcbot.channels.email.tokens import make_token, reply_address
 from jcbot.resources import templates_dir
@@ -172,9 +173,21 @@ class EmailRenderer:
         rendered inside the transaction already holds that shape and is sent as stored.
         """
         if not outgoing.is_notice(message.payload):
-            return message.payload
+            return self._with_bounce_address(message.payload, message.id)
         rendered = self.render(outgoing.from_payload(message.payload))
-        return rendered[0].payload if rendered else None
+        return self._with_bounce_address(rendered[0].payload, message.id) if rendered else None
+
+    def bounce_address(self, message_id: int) -> str:
+        """The envelope sender of one outbox message: its own bounce address (VERP), else JCBOT_MAIL_FROM."""
+        # On the reply address's local part and domain: the mail system already routes
+        # local+anything@domain to jcbot. The same message id gives the same address.
+        return bounce_address(self.secret, self.reply_local, self.reply_domain, message_id) or self.mail_from
+
+    def _with_bounce_address(self, payload: dict[str, Any], message_id: int) -> dict[str, Any]:
+        # A report of a later failure comes back to the envelope sender, naming the message.
+        if not isinstance(payload, dict) or not isinstance(payload.get("mail_from"), str):
+            return payload
+        return {**payload, "mail_from": self.bounce_address(message_id)}
 
     def _answer_to(self, notice: Notice) -> str | None:
         p, r = notice.data.get("proposal"), notice.recipient

@@ -29,8 +29,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import col, select
 
+from jcbot.channels.email.bounces import BounceTokenError, bounce_tokens, read_bounce_token
 from jcbot.channels.email.compose import reply_secret
 from jcbot.channels.email.dkim import check_sender_authenticated
+from jcbot.channels.email.dsn import Report, read_report
 from jcbot.channels.email.headers import header_value
 from jcbot.channels.email.limits import bound
 from jcbot.channels.email.parse import ReplyReading, read_reply
@@ -41,6 +43,7 @@ from jcbot.services.intake import Case, Outcome as Taken, Rule, Stop, take
 from jcbot.services.intake import rules as common
 from jcbot.services.intake.chain import run
 from jcbot.store.models import Member
+from jcbot.store import outbox
 from jcbot.store.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -57,6 +60,7 @@ class InboundResult:
     assertion_id: int | None = None
     answered: bool = False  # a refusal was enqueued (False for a repeat, or when ANSWER allowed none)
     rule: str | None = None  # the rule that decided (services.intake), None once recorded
+    bounced: int | None = None  # a delivery report marked this outbox message bounced
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class _Incoming:
 
     reading: ReplyReading
     ctx: ServiceContext
+    msg: EmailMessage | None = None
 
 
 def _evidence(message_id: str | None, raw: bytes) -> str:
@@ -82,6 +87,32 @@ def _ours(address: str, ctx: ServiceContext) -> bool:
     return address in mine or (address.startswith(local + "+") and address.endswith("@" + domain))
 
 
+def _bounce(m: _Incoming) -> Stop | None:
+    # Mail to a bounce address is a delivery report about one outbox message (or forged):
+    # never a reply, and never answered (a report has no one to answer; a forged one
+    # would make jcbot a source of backscatter).
+    if m.msg is None:
+        return None
+    tokens = bounce_tokens(m.msg, m.ctx.settings.reply_address.rpartition("@")[0])
+    if not tokens:
+        return None
+    secret = reply_secret(m.ctx.settings)
+    ids = set()
+    for token in tokens:
+        try:
+            ids.add(read_bounce_token(secret, token))
+        except BounceTokenError:
+            continue
+    if len(ids) != 1:
+        why = "not issued by this jcbot (forged or altered)" if not ids else "several outbox messages at once"
+        return Stop("ignored", f"a message to a bounce address {why}")
+    report = read_report(m.msg)
+    data = {"bounce": ids.pop(), "report": report}
+    if report.verdict == "failed":
+        return Stop("ignored", f"a delivery report: failed ({report.diagnostic})", data=data)
+    return Stop("ignored", f"a delivery report: {report.verdict} ({report.diagnostic}); nothing to record", data=data)
+
+
 def _automatic(m: _Incoming) -> Stop | None:
     return Stop("ignored", m.reading.reason) if m.reading.kind == "auto_reply" else None
 
@@ -96,6 +127,8 @@ def _answerable(m: _Incoming) -> Stop | None:
 
 
 BEFORE = (
+    Rule("bounce", "a message to a bounce address is a delivery report: a permanent failure marks that outbox "
+                   "message bounced; nothing else is recorded or answered", _bounce),
     Rule("automatic", "an auto-reply, out-of-office or delivery report is ignored, never answered", _automatic),
     Rule("answerable", "a single From address that is not jcbot's own", _answerable),
 )
@@ -298,6 +331,32 @@ def _refuse(ctx: ServiceContext, case: Case, stop: Stop, msg: EmailMessage, evid
     case.extra["answered"] = case.tx.notify(notice) > 0
 
 
+def _bounced(ctx: ServiceContext, message_id: int, report: Report, via: str, mid: str | None) -> InboundResult:
+    """Act on a delivery report with a valid bounce token: a permanent failure marks the message bounced."""
+    if report.verdict != "failed":
+        # A delay is the relay still trying; anything else (an auto-reply to the envelope sender) says nothing.
+        log.info("event=email.bounce channel=email via=%s message=%s outbox=%s outcome=%s reason=%r",
+                 via, mid, message_id, report.verdict, report.diagnostic)
+        return InboundResult("ignored", f"delivery report: {report.verdict} ({report.diagnostic})", mid, rule="bounce")
+    reason = f"bounced after sending: {report.diagnostic}"
+    with ctx.tx("email:bounce") as tx:
+        before = outbox.mark_bounced(tx.session, message_id, now=tx.now, reason=reason)
+        row = tx.session.get(OutboxMessage, message_id) if before == "sent" else None
+        kind = row.kind if row is not None else None
+        if row is not None:
+            tx.audit("outbox.bounced", f"outbox:{message_id}", {
+                "kind": row.kind, "channel": row.channel, "recipient": row.recipient,
+                "diagnostic": report.diagnostic, "reported_recipient": report.recipient}, row.committee_id)
+    if kind is None:
+        why = "no such outbox message" if before is None else f"the message is {before}, not sent"
+        log.info("event=email.bounce channel=email via=%s message=%s outbox=%s outcome=ignored reason=%r",
+                 via, mid, message_id, why)
+        return InboundResult("ignored", f"delivery report about outbox message {message_id}: {why}", mid, rule="bounce")
+    log.warning("event=email.bounce channel=email via=%s message=%s outbox=%s outcome=bounced kind=%s reason=%r",
+                via, mid, message_id, kind, report.diagnostic)
+    return InboundResult("ignored", reason, mid, rule="bounce", bounced=message_id)
+
+
 def transient(exc: BaseException) -> bool:
     """Whether handling may succeed later: the database is unavailable, locked or too slow now."""
     if isinstance(exc, (OperationalError, PoolTimeout, TimeoutError, ConnectionError)):
@@ -322,7 +381,9 @@ def handle_message(ctx: ServiceContext, raw: bytes, *, via: str, received_at: da
     msg = message_from_bytes(bounded.raw, _class=EmailMessage, policy=default)
     reading = read_reply(msg, reply_local=s.reply_address.rpartition("@")[0])
     mid, sender = reading.message_id, reading.from_address
-    before = run(BEFORE, _Incoming(reading, ctx))
+    before = run(BEFORE, _Incoming(reading, ctx, msg))
+    if before.stopped_by == "bounce" and before.stop is not None and before.stop.data:
+        return _bounced(ctx, before.stop.data["bounce"], before.stop.data["report"], via, mid)
     if before.stop is not None:
         log.info("event=email.received channel=email via=%s message=%s outcome=ignored rule=%s reason=%r",
                  via, mid, before.stopped_by, before.stop.reason)
