@@ -15,8 +15,11 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from jcbot.core.calendar import utc
+from jcbot.core.cycle import CaseView, evaluate
 from jcbot.publish.record import ordinal_date
 from jcbot.services import case_flow, public_inputs
+from jcbot.services.roster_log import committee_rules
 from jcbot.store.cases import Case, CaseDocument, CaseItem
 from jcbot.store.db import iso_utc
 from jcbot.store.documents import Document
@@ -169,3 +172,58 @@ def find_case(session: Session, c: Committee, ref: str, now: datetime) -> Public
     """The case `ref` of `c`, or None."""
     case = session.exec(select(Case).where(Case.committee_id == c.id, Case.ref == ref)).first()
     return public_case(session, c, case, now) if case is not None else None
+
+
+# ---- the cycle's Atom feed: one entry per change of a case's public standing
+
+@dataclass(frozen=True)
+class Change:
+    """A case's public standing changed: it entered `state` at `at` (the event's instant)."""
+
+    case: PublicCase
+    seq: int            # the event's position in the case (0: the case began); with the ref, the entry's stable id
+    at: datetime
+    state: str
+    number: str | None
+    summary: str
+
+
+def _summary(c: Committee, pc: PublicCase, view: CaseView, at: datetime) -> str:
+    label = STATE_LABELS.get(view.state, view.state)
+    window = view.windows.get("public_inputs")
+    if view.state in ("public_inputs", "pdd_published") and window is not None:
+        return f"{label}. Public inputs until {public_inputs.local_time(window.end, c.timezone)}."
+    decided = [d for d in pc.decisions if d["adopted_at"] is not None and utc(d["adopted_at"]) <= at]
+    by = f" by decision {decided[-1]['number']}" if decided and view.state in (
+        "approved", "rejected", "registered", "notified", "designated") else ""
+    if view.state == "notified" and pc.request:
+        shares = ", ".join(f"{g} registry {n}" for g, n in dict(pc.request.get("shares") or {}).items())
+        project = f" for project {pc.project}" if pc.project else ""
+        return f"{label}{by}: {pc.request['amount']} t CO2e{project}" + (f" ({shares})." if shares else ".")
+    if view.number and view.state in ("approved", "registered", "pin", "submitted", "public_inputs"):
+        return f"{label}{by}: {view.number}."
+    return f"{label}{by}."
+
+
+def changes(session: Session, rec: CycleRecord, limit: int = 50) -> list[Change]:
+    """Every change of standing of the committee's cases, newest first (the feed's entries).
+
+    The case's stored events are replayed through the core one by one: an entry is a state
+    the case entered at an event's instant. Only public things are read: state, number,
+    window, the adopted decision's number and an issuance's amounts.
+    """
+    c = rec.committee
+    rules = committee_rules(c)
+    out: list[Change] = []
+    for pc in rec.cases:
+        case = session.exec(select(Case).where(Case.committee_id == c.id, Case.ref == pc.ref)).one()
+        loaded = case_flow.load(session, case)
+        previous = None
+        for seq in range(len(loaded.events) + 1):
+            at = loaded.start.at if seq == 0 else loaded.events[seq - 1].at
+            view = evaluate(loaded.start, loaded.events[:seq], rules, at)
+            if view.state != previous:
+                out.append(Change(pc, seq, utc(at), view.state, view.number, _summary(c, pc, view, utc(at))))
+            previous = view.state
+    out.sort(key=lambda ch: (ch.at, ch.seq), reverse=True)
+    return out[:limit]

@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
-from jcbot.publish.cycle import KIND_LABELS, STATE_LABELS, CycleRecord, PublicCase
+from jcbot.publish.cycle import KIND_LABELS, STATE_LABELS, Change, CycleRecord, PublicCase
 from jcbot.publish.render import Links, _common, site_env
 from jcbot.store.db import iso_utc
 
@@ -51,3 +52,13 @@ def cycle_json(record: CycleRecord, head, links: Links, now: datetime) -> str:
     out = {"committee": {"slug": c.slug, "name": c.name, "code": c.code, "timezone": c.timezone},
            "generated_at": iso_utc(now), "audit_head": {"event": head[0], "hash": head[1]} if head else None, **data}
     return json.dumps(out, ensure_ascii=False, indent=2) + "\n"
+
+
+def render_cycle_feed(record: CycleRecord, changes: list[Change], links: Links) -> str:
+    """The committee's Atom feed of the cycle: each change of a case's public standing, newest first."""
+    c = record.committee
+    host = urlsplit(links.base_url).hostname or "localhost"
+    updated = max((ch.at for ch in changes), default=c.created_at)
+    return site_env().get_template("cycle_feed.atom").render(
+        committee=c, changes=changes, links=links, updated=updated, kinds=KIND_LABELS, states=STATE_LABELS,
+        feed_id=f"tag:{host},{c.created_at:%Y-%m-%d}:jcbot/{c.slug}/cases")

@@ -3,7 +3,7 @@
 Layout (the live site's paths): index.html, static/site.css, and per committee
 c/{slug}/index.html, c/{slug}/feed.atom, c/{slug}/decisions.json,
 c/{slug}/decisions/{number}/index.html, the project cycle (c/{slug}/cases/index.html,
-c/{slug}/cases.json, c/{slug}/cases/{ref}/index.html), and each decision's public documents under
+c/{slug}/cases.json, c/{slug}/cases/feed.atom, c/{slug}/cases/{ref}/index.html), and each decision's public documents under
 c/{slug}/decisions/{number}/documents/{name}, copied from the store after their hash is
 checked (a document that fails it stops the publication: a copy never holds wrong bytes).
 """
@@ -65,13 +65,15 @@ def _copy_documents(session: Session, settings: Settings, d: record.Published, f
     return len(d.documents)
 
 
-def _write_cycle(base: Path, rec: cycle.CycleRecord, head, links: render.Links, now) -> int:
-    """The committee's project cycle: its record, JSON and each case's page (no form: a static copy takes no input)."""
+def _write_cycle(session: Session, base: Path, rec: cycle.CycleRecord, head, links: render.Links, now) -> int:
+    """The committee's project cycle: its record, JSON, Atom feed and each case's page (no form: a static copy
+    takes no input)."""
     _write(base / "cases" / "index.html", cycle_pages.render_cycle(rec, head, links))
     _write(base / "cases.json", cycle_pages.cycle_json(rec, head, links, now))
+    _write(base / "cases" / "feed.atom", cycle_pages.render_cycle_feed(rec, cycle.changes(session, rec), links))
     for pc in rec.cases:
         _write(base / "cases" / pc.ref / "index.html", cycle_pages.render_case(pc, head, links))
-    return 2 + len(rec.cases)
+    return 3 + len(rec.cases)
 
 
 def publish(ctx: ServiceContext, out: Path, base_url: str | None = None) -> PublishResult:
@@ -98,7 +100,7 @@ def publish(ctx: ServiceContext, out: Path, base_url: str | None = None) -> Publ
                 _write(base / "decisions" / d.number / "index.html", render.render_decision(d, head, links))
                 files += 1 + _copy_documents(tx.session, ctx.settings, d, base / "decisions" / d.number / "documents")
                 decisions += 1
-            files += _write_cycle(base, cycle.cycle_record(tx.session, c, tx.now), head, links, tx.now)
+            files += _write_cycle(tx.session, base, cycle.cycle_record(tx.session, c, tx.now), head, links, tx.now)
         _write(out / "index.html", render.render_index(rows, head, links))
         _write(out / "static" / "site.css", render.stylesheet())
     return PublishResult(files + 2, decisions, len(committees), head)

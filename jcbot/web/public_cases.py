@@ -1,6 +1,7 @@
 """The project cycle on the public site, and its public-input form.
 
 Routes: /c/{slug}/cases/ (the committee's cycle record), /c/{slug}/cases.json,
+/c/{slug}/cases/feed.atom (its Atom feed),
 /c/{slug}/cases/{ref}/ (a case, with the form while its call is open),
 POST /c/{slug}/cases/{ref}/inputs (a pending input; its link goes by email),
 /inputs/confirm/{token} (GET: a page with a button, changes nothing; POST: confirms).
@@ -90,6 +91,16 @@ def router(ctx: ServiceContext) -> APIRouter:
             body = cycle_pages.cycle_json(cycle.cycle_record(tx.session, c, tx.now), record.chain_head(tx.session),
                                           links, tx.now)
         return Response(body, media_type="application/json", headers=_FRESH | {"Access-Control-Allow-Origin": "*"})
+
+    @r.get("/c/{slug}/cases/feed.atom")
+    def cycle_feed(slug: str) -> Response:
+        with ctx.read("public") as tx:
+            c = record.committee(tx.session, slug)
+            if c is None:
+                return Response(f"no committee {slug!r}\n", 404, media_type="text/plain")
+            rec = cycle.cycle_record(tx.session, c, tx.now)
+            body = cycle_pages.render_cycle_feed(rec, cycle.changes(tx.session, rec), links)
+        return Response(body, media_type="application/atom+xml; charset=utf-8", headers=_FRESH)
 
     @r.get("/c/{slug}/cases/{ref}/")
     def case(request: Request, slug: str, ref: str) -> Response:

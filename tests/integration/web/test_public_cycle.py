@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
+from xml.etree import ElementTree
 
 from jcbot.publish.static import publish
 from jcbot.publish.verify import verify_published
@@ -111,3 +112,66 @@ def test_the_static_copy_has_the_cycle_and_never_a_confidential_document(ctx, en
             assert hashlib.sha256(path.read_bytes()).hexdigest() != SECRET_SHA
     with session_scope(engine) as s:
         assert verify_published(s, out).ok
+
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def _feed_entries(body: str, base: str) -> dict[str, list[dict]]:
+    """The cycle feed's entries by case reference (newest first), checked as Atom on the way."""
+    root = ElementTree.fromstring(body)
+    assert root.tag == f"{ATOM}feed"
+    assert root.find(f"{ATOM}link[@rel='self']").get("href") == f"{base}/c/{SLUG}/cases/feed.atom"
+    entries: dict[str, list[dict]] = {}
+    instants = []
+    for e in root.findall(f"{ATOM}entry"):
+        href = e.find(f"{ATOM}link[@rel='alternate']").get("href")
+        ref = href.rstrip("/").rsplit("/", 1)[1]
+        assert href == f"{base}/c/{SLUG}/cases/{ref}/"
+        updated = datetime.fromisoformat(e.findtext(f"{ATOM}updated").replace("Z", "+00:00"))
+        instants.append(updated)
+        entries.setdefault(ref, []).append({"id": e.findtext(f"{ATOM}id"), "title": e.findtext(f"{ATOM}title"),
+                                            "state": e.find(f"{ATOM}category").get("term"), "updated": updated,
+                                            "summary": e.findtext(f"{ATOM}summary")})
+    assert instants == sorted(instants, reverse=True)
+    assert root.findtext(f"{ATOM}updated") is not None
+    return entries
+
+
+def _check_feed(entries: dict[str, list[dict]], a, b) -> None:
+    states = [e["state"] for e in entries[a.ref]]
+    assert states == ["approved", "awaiting_decision", "public_inputs", "submitted"]
+    approved = entries[a.ref][0]
+    assert "MN_AM001" in approved["title"] and "decision MN-2026-001" in approved["summary"]
+    call = entries[a.ref][2]
+    assert "Public inputs until" in call["summary"] and "Asia/Ulaanbaatar" in call["summary"]
+    assert [e["state"] for e in entries[b.ref]] == ["public_inputs", "submitted"]
+    ids = [e["id"] for es in entries.values() for e in es]
+    assert len(set(ids)) == len(ids) and all(i.startswith("tag:") for i in ids)
+
+
+async def test_the_live_cycle_feed(ctx, client, engine):
+    a, b, _ = _record(ctx, engine)
+    response = await client.get(f"/c/{SLUG}/cases/feed.atom")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/atom+xml")
+    _never_there(response.text, "cases/feed.atom")
+    assert "The baseline is too high." not in response.text and "Ana Ruiz" not in response.text
+    entries = _feed_entries(response.text, BASE)
+    _check_feed(entries, a, b)
+    # Stable: the same ids and instants later, with one more change on top.
+    tick(ctx.clock)
+    again = _feed_entries((await client.get(f"/c/{SLUG}/cases/feed.atom")).text, BASE)
+    assert again == entries
+    index = (await client.get(f"/c/{SLUG}/cases/")).text
+    assert '<link rel="alternate" type="application/atom+xml"' in index and 'href="feed.atom"' in index
+    assert (await client.get("/c/nowhere/cases/feed.atom")).status_code == 404
+
+
+def test_the_static_copy_has_the_cycle_feed(ctx, engine, tmp_path):
+    a, b, _ = _record(ctx, engine)
+    out = tmp_path / "site"
+    publish(ctx, out, "https://jc.example/record/")
+    body = (out / "c" / SLUG / "cases" / "feed.atom").read_text()
+    _never_there(body, "static cases/feed.atom")
+    _check_feed(_feed_entries(body, "https://jc.example/record"), a, b)
+    assert 'href="feed.atom"' in (out / "c" / SLUG / "cases" / "index.html").read_text()
