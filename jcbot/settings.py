@@ -109,6 +109,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("JCBOT_SMTP_USER", None, "SMTP user name (optional)."),
     Setting("JCBOT_SMTP_PASSWORD", None, "SMTP password (optional).", secret=True),
     Setting("JCBOT_SMTP_TIMEOUT", "30", "Seconds before an SMTP attempt is abandoned (and retried later).", _positive),
+    Setting("JCBOT_DKIM_SELECTOR", None, "DKIM selector of outgoing mail (with JCBOT_DKIM_PRIVATE_KEY): each email sent over SMTP is signed, and the public key is published at SELECTOR._domainkey.DOMAIN. Unset: no signature."),
+    Setting("JCBOT_DKIM_PRIVATE_KEY", None, "File holding the DKIM private key (RSA, PEM) that signs outgoing mail; checked at startup."),
+    Setting("JCBOT_DKIM_DOMAIN", None, "Signing domain (d=) of outgoing mail; default the From address's domain."),
     Setting("JCBOT_INBOUND_LMTP_HOST", None, "Interface of jcbot's own LMTP/SMTP listener for replies; unset: no listener."),
     Setting("JCBOT_INBOUND_LMTP_PORT", "8025", "Port of that listener.", _port),
     Setting("JCBOT_INBOUND_PROTOCOL", "lmtp", "lmtp or smtp: the protocol of that listener.", _choice("lmtp", "smtp")),
@@ -185,6 +188,27 @@ class Settings:
         return self.values.get("reply_address_raw") or self.mail_from
 
 
+def _dkim_problems(values: dict[str, Any]) -> list[str]:
+    # Checked here, at startup, so that a wrong key path stops jcbot at once instead of
+    # failing every message at send time.
+    selector, path = values.get("dkim_selector"), values.get("dkim_private_key")
+    if not selector and not path:
+        return []
+    if not selector or not path:
+        return ["JCBOT_DKIM_SELECTOR and JCBOT_DKIM_PRIVATE_KEY: set both to sign outgoing mail, or neither"]
+    try:
+        key = Path(path).expanduser().read_bytes()
+    except OSError as exc:
+        return [f"JCBOT_DKIM_PRIVATE_KEY: cannot read {path}: {exc.strerror or exc}"]
+    from dkim.crypto import parse_pem_private_key  # dkimpy, only when signing is configured
+
+    try:
+        parse_pem_private_key(key)
+    except Exception:  # noqa: BLE001  (dkimpy raises several kinds for a bad key)
+        return [f"JCBOT_DKIM_PRIVATE_KEY: {path} holds no RSA private key in PEM form"]
+    return []
+
+
 def load_settings(env: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env"),
                   overrides: Mapping[str, str] | None = None) -> Settings:
     """Read and validate every JCBOT_* setting; raise SettingsError listing each problem.
@@ -221,6 +245,7 @@ def load_settings(env: Mapping[str, str] | None = None, dotenv: Path | None = Pa
         values["public_url"] = f"http://{values['http_host']}:{values['http_port']}"
     if values.get("public_url"):
         values["public_url"] = values["public_url"].rstrip("/")
+    problems += _dkim_problems(values)
     if values.get("secret") is not None and len(values["secret"]) < 16:
         problems.append("JCBOT_SECRET: too short, use at least 16 random characters")
     if problems:

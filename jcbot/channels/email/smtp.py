@@ -13,10 +13,12 @@ import contextlib
 import time
 
 import aiosmtplib
+import dkim as dkimpy
 
 from jcbot.channels.email.compose import EmailRenderer, rendered
 from jcbot.channels.email.files import FileMailSender
 from jcbot.channels.email.headers import with_date
+from jcbot.channels.email.signing import DkimSigner, dkim_signer
 from jcbot.services.dispatcher import PermanentFailure, Sender, TemporaryFailure
 from jcbot.settings import Settings
 from jcbot.store.outbox import Outgoing
@@ -98,7 +100,7 @@ class SmtpSender:
     """Renders email outbox messages and sends them through the configured SMTP server."""
 
     def __init__(self, settings: Settings, renderer: EmailRenderer | None = None,
-                 connections: int = CONNECTIONS) -> None:
+                 connections: int = CONNECTIONS, signer: DkimSigner | None = None) -> None:
         self.host = settings.smtp_host
         self.port = settings.smtp_port
         self.security = settings.smtp_security
@@ -106,6 +108,7 @@ class SmtpSender:
         self.password = settings.smtp_password
         self.timeout = float(settings.smtp_timeout)
         self.renderer = renderer or EmailRenderer(settings)
+        self.signer = signer or dkim_signer(settings)
         self.pool = _Pool(self._client, connections)
 
     async def close(self) -> None:
@@ -129,6 +132,12 @@ class SmtpSender:
                 or not rcpt_to or not isinstance(rcpt_to, list):
             raise PermanentFailure(f"outbox message {message.id} is not an email with message, mail_from and rcpt_to")
         data = with_date(text).encode("utf-8")
+        if self.signer is not None:
+            # RSA takes a few milliseconds: off the event loop. Signed last, so it covers the Date.
+            try:
+                data = await asyncio.to_thread(self.signer.sign, data)
+            except (ValueError, dkimpy.DKIMException) as exc:
+                raise PermanentFailure(f"outbox message {message.id}: DKIM signing failed: {exc}") from None
         where = f"SMTP {self.host}:{self.port}"
         try:
             refused = await self._sendmail(mail_from, rcpt_to, data)
