@@ -27,6 +27,7 @@ ADOPTION_ACTIONS = ("proposal.adopted", "decision.recorded")
 KIND_LABELS = {
     "methodology_approval": "Methodology approval", "tpe_designation": "TPE designation",
     "project_registration": "Project registration", "credit_issuance_notification": "Credit issuance notification",
+    "pin_no_objection": "No objection to the planned project (PIN)",
     "rules_revision": "Rules revision", "other": "Other",
 }
 

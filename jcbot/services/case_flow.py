@@ -36,7 +36,13 @@ log = logging.getLogger(__name__)
 # The proposal item that carries a case of each kind to the JC (services/numbering.ITEM_KINDS).
 ITEM_KIND = {"methodology": "methodology_approval", "project": "project_registration",
              "issuance": "credit_issuance_notification", "tpe": "tpe_designation"}
+PIN_ITEM = "pin_no_objection"  # a project in its `pin` stage: the JC's no objection to the planned project
 PROPONENT = "proponent"
+
+
+def item_kind(case: Case) -> str:
+    """The item kind that carries `case` to the JC now: a project still in its PIN stage goes as a PIN."""
+    return PIN_ITEM if case.kind == "project" and case.state == "pin" else ITEM_KIND[case.kind]
 
 
 @dataclass(frozen=True)
@@ -198,8 +204,8 @@ def on_distributed(tx: Tx, c: Committee, p: Proposal, items: list[dict[str, Any]
     """A proposal carrying cases was distributed: each case records ProposalDistributed (or the distribution is refused)."""
     for link, case in carried(tx.session, p.id):  # type: ignore[arg-type]
         item = items[link.position - 1] if link.position <= len(items) else None
-        if item is None or item["kind"] != ITEM_KIND[case.kind]:
-            raise ServiceError(f"{p.ref}: item {link.position} no longer carries case {case.ref} (a {ITEM_KIND[case.kind]} "
+        if item is None or item["kind"] != item_kind(case):
+            raise ServiceError(f"{p.ref}: item {link.position} no longer carries case {case.ref} (a {item_kind(case)} "
                                "item); revise the proposal with the case's item, or draft a new one with jcbot case propose")
         loaded = load(tx.session, _lock(tx, case))
         _, view = record(tx, loaded, ProposalDistributed(tx.now, p.ref), extra={"proposal": p.ref, "item": link.position})
@@ -209,13 +215,12 @@ def on_distributed(tx: Tx, c: Committee, p: Proposal, items: list[dict[str, Any]
 
 
 def _seq(case: Case, c: Committee, series: str | None, item: dict[str, Any], tx: Tx) -> int | None:
-    """The sequence of the number the decision gives: the item's own reference (AM, project) or a PIN counter."""
+    """The sequence of the number the decision gives: the item's own reference (AM, PIN, project;
+    services/numbering.item_reference), so the case's number is the one the decision shows."""
     if series is None:
         return None
-    if series == "PIN":
-        return next_value(tx.session, c.id, "pin")  # type: ignore[arg-type]
     ref = item.get("reference") or ""
-    digits = ref.rsplit("_AM", 1)[-1] if series == "AM" else ref.removeprefix(c.code)
+    digits = ref.rsplit(f"_{series}", 1)[-1] if series in ("AM", "PIN") else ref.removeprefix(c.code)
     if not digits.isdigit() or number(c.code, series, int(digits)) != ref:  # type: ignore[arg-type]
         raise ServiceError(f"{case.ref}: the adopted item's reference {ref!r} is not a {series} number of {c.code}")
     return int(digits)
@@ -243,7 +248,7 @@ def on_adopted(tx: Tx, c: Committee, p: Proposal, decision: Decision) -> list[Ca
             continue
         moved.append(case)
         tell(tx, c, case, f"decided:{decision.number}", f"{view.state}" + (f" as {view.number}" if view.number
-                                                                             and view.state in ("approved", "registered")
+                                                                             and view.state in ("approved", "registered", "pin")
                                                                              else ""),
              [f"The Joint Committee adopted decision {decision.number} ({decision.title}).",
               f"{case.ref} ({case.title}) is now {view.state}" + (f", number {view.number}." if view.number else ".")],

@@ -18,7 +18,7 @@ from jcbot.core.cycle import (
 )
 from jcbot.core.roster import GOVERNMENTS
 from jcbot.services import case_flow, documents
-from jcbot.services.case_flow import ITEM_KIND, Loaded, find, load, new_ref, tell, view_of
+from jcbot.services.case_flow import PIN_ITEM, Loaded, item_kind, find, load, new_ref, tell, view_of
 from jcbot.services.context import ServiceContext, ServiceError, Tx
 from jcbot.services.documents import Upload
 from jcbot.services.filetypes import check_name
@@ -234,12 +234,17 @@ _WHAT = {"methodology": "the proposed methodology", "project": "the registration
 
 def _item(loaded: Loaded, outcome: str) -> Item:
     case = loaded.case
+    kind = item_kind(case)
     about = case.number or case.ref
-    title = f"{_VERBS[outcome]} {_WHAT[case.kind]} {about} {case.title} ({case.ref})"[:500]
-    # An approved methodology or registered project takes its number from the decision's item
-    # (services/numbering.item_reference); a rejection or an issuance names the case instead.
+    if kind == PIN_ITEM:
+        verb = "No objection to" if outcome == "approve" else "Objection to"
+        title = f"{verb} the planned project (PIN) {case.title} ({case.ref})"[:500]
+    else:
+        title = f"{_VERBS[outcome]} {_WHAT[case.kind]} {about} {case.title} ({case.ref})"[:500]
+    # An approved methodology, a registered project or a PIN's no objection takes its number from
+    # the decision's item (services/numbering.item_reference); a rejection or an issuance names the case.
     reference = None if outcome != "reject" and case.kind in ("methodology", "project") else about
-    return Item(ITEM_KIND[case.kind], title, reference)
+    return Item(kind, title, reference)
 
 
 def propose(ctx: ServiceContext, refs: list[str], actor: str, outcome: str = "approve",
@@ -259,8 +264,6 @@ def propose(ctx: ServiceContext, refs: list[str], actor: str, outcome: str = "ap
             case = loaded.case
             if loaded.committee.id != c.id:
                 raise ServiceError(f"{case.ref} belongs to another committee: one proposal is one committee's")
-            if case.kind == "project" and case.state == "pin":
-                raise ServiceError(f"{case.ref}: a PIN's no-objection proposal is not drafted by jcbot yet")
             view = case_flow.check(loaded, ProposalDistributed(tx.now, "(this proposal)"))
             if not allowed(view.kind, view.state, f"decision {outcome}"):
                 raise ServiceError(f"{case.ref}: a {case.kind} cannot be decided {outcome}")

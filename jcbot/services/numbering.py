@@ -12,7 +12,7 @@ from jcbot.store.models import Committee, Counter
 
 ITEM_KINDS = (
     "methodology_approval", "tpe_designation", "project_registration",
-    "credit_issuance_notification", "rules_revision", "other",
+    "credit_issuance_notification", "pin_no_objection", "rules_revision", "other",
 )
 
 
@@ -44,9 +44,11 @@ def decision_number(session: Session, committee: Committee, adopted_at: datetime
 
 
 def item_reference(session: Session, committee: Committee, kind: str) -> str | None:
-    """The JCM's own reference forms: methodologies MN_AM001, projects MN001; else None."""
+    """The JCM's own reference forms: methodologies MN_AM001, projects MN001, a PIN's no objection MN_PIN001; else None."""
     if kind == "methodology_approval":
         return f"{committee.code}_AM{next_value(session, committee.id, 'methodology'):03d}"
+    if kind == "pin_no_objection":
+        return f"{committee.code}_PIN{next_value(session, committee.id, 'pin'):03d}"
     if kind == "project_registration":
         return f"{committee.code}{next_value(session, committee.id, 'project'):03d}"
     return None

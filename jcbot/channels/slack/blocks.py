@@ -14,6 +14,7 @@ COCHAIR_BLOCK = "jc_cochair"
 OPEN = ("open", "objected")
 KINDS = {"methodology_approval": "Methodology approval", "tpe_designation": "TPE designation",
          "project_registration": "Project registration", "credit_issuance_notification": "Credit issuance notification",
+         "pin_no_objection": "No objection to the planned project (PIN)",
          "rules_revision": "Rules revision", "other": "Other"}
 
 

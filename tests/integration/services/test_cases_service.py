@@ -237,3 +237,55 @@ def test_registry_set_refuses_a_bad_address(ctx, engine):
         cases.set_registry(ctx, SLUG, "japan", "nobody", None, SECRETARIAT)
     with pytest.raises(ServiceError, match="government"):
         cases.set_registry(ctx, SLUG, "korea", "r@kr.example", None, SECRETARIAT)
+
+
+def test_a_pins_no_objection_gives_its_pin_number_then_the_project_goes_on(ctx, engine):
+    _setup(ctx)
+    proj = cases.submit(ctx, SLUG, "project", "Solar power in Darkhan", "tpe@tpe.example", [], SECRETARIAT)
+    assert proj.state == "pin"
+    tick(ctx.clock)
+    before = counts(engine)
+    with pytest.raises(ServiceError, match="cannot be decided approve_with_revisions"):
+        cases.propose(ctx, [proj.ref], SECRETARIAT, "approve_with_revisions")
+    assert counts(engine) == before
+    p = cases.propose(ctx, [proj.ref], SECRETARIAT)
+    before = counts(engine)
+    with pytest.raises(ServiceError, match="already carried by"):
+        cases.propose(ctx, [proj.ref], SECRETARIAT)
+    assert counts(engine) == before
+    proposals.distribute(ctx, p.ref, SECRETARIAT)
+    _unanimous(ctx, p.ref)
+    view = cases.show(ctx, proj.ref).view
+    assert (view.state, view.number, view.numbers) == ("pin", "MN_PIN001", ("MN_PIN001",))
+    [dec] = rows(engine, Decision)
+    assert [(i["kind"], i["reference"]) for i in dec.items] == [("pin_no_objection", "MN_PIN001")]
+    assert dec.items[0]["title"].startswith("No objection to the planned project (PIN) Solar power in Darkhan")
+    # Decided once: a second PIN proposal is refused and changes nothing.
+    tick(ctx.clock)
+    before = counts(engine)
+    with pytest.raises(ServiceError, match="the PIN was already decided"):
+        cases.propose(ctx, [proj.ref], SECRETARIAT)
+    assert counts(engine) == before
+    cases.record(ctx, proj.ref, "pdd-published", [_doc("pdd.pdf", salt=b"pin-pdd")], SECRETARIAT)
+    assert cases.show(ctx, proj.ref).view.state == "pdd_published"
+    ctx.clock.advance(timedelta(days=32))
+    cases.record(ctx, proj.ref, "validation-report", [_doc("vr.pdf", salt=b"pin-vr")], SECRETARIAT)
+    cases.record(ctx, proj.ref, "registration-requested", [], SECRETARIAT)
+    cases.check(ctx, proj.ref, True, None, SECRETARIAT)
+    q = cases.propose(ctx, [proj.ref], SECRETARIAT)
+    proposals.distribute(ctx, q.ref, SECRETARIAT)
+    _unanimous(ctx, q.ref)
+    view = cases.show(ctx, proj.ref).view
+    assert (view.state, view.number, view.numbers) == ("registered", "MN001", ("MN_PIN001", "MN001"))
+
+
+def test_a_pin_rejected_gives_no_number(ctx, engine):
+    _setup(ctx)
+    proj = cases.submit(ctx, SLUG, "project", "Coal to gas in Erdenet", "tpe@tpe.example", [], SECRETARIAT)
+    p = cases.propose(ctx, [proj.ref], SECRETARIAT, "reject")
+    proposals.distribute(ctx, p.ref, SECRETARIAT)
+    _unanimous(ctx, p.ref)
+    view = cases.show(ctx, proj.ref).view
+    assert (view.state, view.number) == ("rejected", None)
+    [dec] = rows(engine, Decision)
+    assert [(i["kind"], i["reference"]) for i in dec.items] == [("pin_no_objection", proj.ref)]
