@@ -22,6 +22,7 @@ from jcbot.services.context import ServiceContext
 from jcbot.services.roster_log import load_roster
 from jcbot.store import outbox
 from jcbot.store.audit import AuditEvent
+from jcbot.store.experts import ExpertAppointment
 from jcbot.store.cases import Case, CaseDocument, CaseItem
 from jcbot.store.documents import Document
 from jcbot.store.models import Committee, Meeting, Member, Proposal, ProposalItem, ProposalVersion
@@ -68,6 +69,7 @@ class Card:
     awaiting: list[str]
     negatives: list[Negative]
     left_open: list[str]
+    experts: list[ExpertAppointment] = field(default_factory=list)  # appointed to it, not revoked
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class Draft:
     text: str
     items: list[dict]
     documents: list[documents.Attached]
+    experts: list[ExpertAppointment] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,15 @@ def card(session: Session, view: queries.ProposalView, names: dict[str, str], zo
                  for a in view.assertions if a.position == "negative"]
     return Card(view, when(v.deadline, zone), days_text(view.days_left(now), v.status), tally, seats,
                 [names.get(h, h) for h in verdict.awaiting], negatives,
-                _left_open(session, view.committee.id, view.proposal.ref, v.version, names, zone))  # type: ignore[arg-type]
+                _left_open(session, view.committee.id, view.proposal.ref, v.version, names, zone),  # type: ignore[arg-type]
+                experts_of(session, view.proposal.id))  # type: ignore[arg-type]
+
+
+def experts_of(session: Session, proposal_id: int) -> list[ExpertAppointment]:
+    """The experts appointed to a proposal now (revoked ones left out), in order."""
+    return list(session.exec(select(ExpertAppointment).where(
+        ExpertAppointment.proposal_id == proposal_id, ExpertAppointment.revoked_at.is_(None))  # type: ignore[union-attr]
+        .order_by(ExpertAppointment.id)))
 
 
 def _duties(session: Session, access: Access, now: datetime) -> list[Duty]:
@@ -163,7 +174,8 @@ def drafts(session: Session, committee_id: int) -> list[Draft]:
     for p, v in session.exec(q):
         items = [{"kind": i.kind, "title": i.title, "reference": i.reference} for i in session.exec(
             select(ProposalItem).where(ProposalItem.version_id == v.id).order_by(ProposalItem.position))]
-        out.append(Draft(p.ref, v.version, v.title, v.text, items, documents.of_version(session, v.id)))  # type: ignore[arg-type]
+        out.append(Draft(p.ref, v.version, v.title, v.text, items, documents.of_version(session, v.id),  # type: ignore[arg-type]
+                         experts_of(session, p.id)))  # type: ignore[arg-type]
     return out
 
 

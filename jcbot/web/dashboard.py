@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from jcbot.core.cycle import OUTCOMES
 from jcbot.core.errors import ProcedureError
 from jcbot.services import board
-from jcbot.services import case_documents, case_flow, cases, documents, escalation, proposals
+from jcbot.services import case_documents, case_flow, cases, documents, escalation, experts, proposals
 from jcbot.services.context import ServiceContext, ServiceError
 from jcbot.services.numbering import ITEM_KINDS
 from jcbot.web import auth as web_auth
@@ -150,7 +150,27 @@ def router(ctx: ServiceContext) -> APIRouter:
         return _back(auth, f"{p.ref} drafted for {', '.join(case)} ({outcome.replace('_', ' ')}): it is under Drafts, "
                            "with the cases' documents; distribute it there.", True)
 
-    # After the upload route: /documents is not one of the actions.
+    @r.post("/dashboard/proposals/{ref}/experts")
+    def appoint_expert(request: Request, ref: str, csrf: str = Form(""), name: str = Form(""), email: str = Form(""),
+                       panel: str = Form("")) -> Response:
+        who = auth.current(request)
+        if who is None:
+            return RedirectResponse("/signin", status_code=303)
+        try:
+            access = who.in_committee(_committee_of(ctx, ref))
+        except ServiceError as exc:
+            return _back(auth, f"{str(exc).rstrip('.')}. Nothing was changed.", False)
+        refused = _refused(auth, request, csrf, access, f"appoint experts to {ref}")
+        if refused is not None:
+            return refused
+        try:
+            a = experts.appoint(ctx, ref, name, email, f"web:{who.email}", panel or None)
+        except (ServiceError, ProcedureError) as exc:
+            return _back(auth, f"{str(exc).rstrip('.')}. Nothing was changed.", False)
+        return _back(auth, f"{a.name} appointed as an expert to {ref}: they receive each distributed version with "
+                           "its documents, and may comment to the co-chairs.", True)
+
+    # After the upload and experts routes: /documents and /experts are not actions.
     @r.post("/dashboard/proposals/{ref}/{action}")
     def act(request: Request, ref: str, action: str, csrf: str = Form(""), note: str = Form(""),
             title: str = Form(""), text: str = Form("")) -> Response:

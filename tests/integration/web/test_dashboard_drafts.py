@@ -98,3 +98,32 @@ async def test_a_member_cannot_draft_or_upload(ctx, client, engine):
         "csrf": csrf, "title": "T", "text": "Text.", "item_kind": "other", "item_title": "X"})
     assert r.status_code == 403 and "nothing was changed" in r.text
     assert counts(engine) == before
+
+
+async def test_the_secretariat_appoints_an_expert_to_a_draft_and_refusals_change_nothing(ctx, client, engine):
+    from jcbot.services import experts
+
+    csrf = await secretariat(ctx, client, engine)
+    await client.post("/dashboard/committees/japan-mongolia/drafts", data={
+        "csrf": csrf, "title": "T", "text": "Text.", "item_kind": "other", "item_title": "X"})
+    ref = re.search(r"(MN-P-\d{4}-\d{3}) drafted", (await client.get("/dashboard")).text).group(1)
+    done = await client.post(f"/dashboard/proposals/{ref}/experts", data={
+        "csrf": csrf, "name": "Dr. Enkh", "email": "enkh@panel.example", "panel": "Methodologies Panel"})
+    assert done.status_code == 303
+    page = (await client.get("/dashboard")).text
+    assert f"Dr. Enkh appointed as an expert to {ref}" in page
+    assert "Dr. Enkh (enkh@panel.example), Methodologies Panel" in drafted(page, ref)
+    assert [a.email for a in experts.of_proposal(ctx, ref)] == ["enkh@panel.example"]
+    before = counts(engine)
+    again = await client.post(f"/dashboard/proposals/{ref}/experts", data={
+        "csrf": csrf, "name": "Dr. Enkh", "email": "enkh@panel.example"})
+    assert again.status_code == 303
+    assert "already appointed" in (await client.get("/dashboard")).text
+    member = await client.post(f"/dashboard/proposals/{ref}/experts", data={
+        "csrf": csrf, "name": "Suzuki", "email": "suzuki@japan-mongolia.example"})
+    assert member.status_code == 303
+    assert "a member asserts, an expert only comments" in (await client.get("/dashboard")).text
+    forged = await client.post(f"/dashboard/proposals/{ref}/experts", data={
+        "csrf": "f" * 64, "name": "X", "email": "x@panel.example"})
+    assert forged.status_code == 403
+    assert counts(engine) == before and len(experts.of_proposal(ctx, ref)) == 1
