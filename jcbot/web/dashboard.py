@@ -26,6 +26,23 @@ def router(ctx: ServiceContext) -> APIRouter:
     auth = web_auth.WebAuth(ctx)
     r.include_router(web_auth.router(ctx))
 
+    def gate(request: Request, csrf: str, what: str, *, slug: str | None = None, proposal: str | None = None,
+             case: str | None = None) -> tuple:
+        """(viewer, access, None) when the signed-in viewer may send this form about the committee of
+        `slug`, proposal or case; else (None, None, the response refusing it)."""
+        who = auth.current(request)
+        if who is None:
+            return None, None, RedirectResponse("/signin", status_code=303)
+        try:
+            if slug is not None:
+                access = next((a for a in who.access if a.committee.slug == slug), None)
+            else:
+                access = who.in_committee(_committee_of(ctx, proposal) if proposal is not None
+                                          else _case_committee(ctx, case))  # type: ignore[arg-type]
+        except ServiceError as exc:
+            return None, None, _refusal(auth, exc)
+        return who, access, _refused(auth, request, csrf, access, what)
+
     @r.get("/dashboard")
     def dashboard(request: Request) -> Response:
         who = auth.current(request)
@@ -42,56 +59,36 @@ def router(ctx: ServiceContext) -> APIRouter:
     @r.post("/dashboard/committees/{slug}/drafts")
     def new_draft(request: Request, slug: str, csrf: str = Form(""), title: str = Form(""), text: str = Form(""),
                   item_kind: str = Form(""), item_title: str = Form("")) -> Response:
-        who = auth.current(request)
-        if who is None:
-            return RedirectResponse("/signin", status_code=303)
-        access = next((a for a in who.access if a.committee.slug == slug), None)
-        refused = _refused(auth, request, csrf, access, f"draft a proposal of {slug}")
+        who, access, refused = gate(request, csrf, f"draft a proposal of {slug}", slug=slug)
         if refused is not None:
             return refused
         try:
             p = proposals.draft(ctx, slug, title, text, [proposals.Item(item_kind, item_title)], f"web:{who.email}")
         except (ServiceError, ProcedureError) as exc:
-            return _back(auth, f"{str(exc).rstrip('.')}. Nothing was changed.", False)
+            return _refusal(auth, exc)
         return _back(auth, f"{p.ref} drafted: attach its documents, then distribute it.", True)
 
     @r.post("/dashboard/proposals/{ref}/documents")
     def upload(request: Request, ref: str, csrf: str = Form(""), visibility: str = Form("public"),
                file: UploadFile | None = File(None)) -> Response:
-        who = auth.current(request)
-        if who is None:
-            return RedirectResponse("/signin", status_code=303)
-        try:
-            access = who.in_committee(_committee_of(ctx, ref))
-        except ServiceError as exc:
-            return _back(auth, f"{str(exc).rstrip('.')}. Nothing was changed.", False)
-        refused = _refused(auth, request, csrf, access, f"attach documents to {ref}")
+        who, access, refused = gate(request, csrf, f"attach documents to {ref}", proposal=ref)
         if refused is not None:
             return refused
-        if file is None or not file.filename:
+        upload = _upload(ctx, file, visibility)
+        if upload is None:
             return _back(auth, "Choose a file to attach. Nothing was changed.", False)
-        # One byte past the limit is enough to refuse: an oversized file (spooled to disk by the
-        # multipart parser) is never read into memory whole.
-        data = file.file.read(documents.max_bytes(ctx.settings) + 1)
         try:
-            added = proposals.attach(ctx, ref, [documents.Upload(file.filename, data, visibility)], f"web:{who.email}")
+            added = proposals.attach(ctx, ref, [upload], f"web:{who.email}")
         except (ServiceError, ProcedureError) as exc:
-            return _back(auth, f"{str(exc).rstrip('.')}. Nothing was changed.", False)
+            return _refusal(auth, exc)
         if not added:
-            return _back(auth, f"{ref} already carries {file.filename}. Nothing was changed.", True)
+            return _back(auth, f"{ref} already carries {upload.name}. Nothing was changed.", True)
         return _back(auth, f"{added[0].name} attached to {ref} ({added[0].visibility}, SHA-256 {added[0].sha256}).", True)
 
     @r.post("/dashboard/cases/{ref}/check")
     def check_case(request: Request, ref: str, csrf: str = Form(""), result: str = Form(""),
                    reason: str = Form("")) -> Response:
-        who = auth.current(request)
-        if who is None:
-            return RedirectResponse("/signin", status_code=303)
-        try:
-            access = who.in_committee(_case_committee(ctx, ref))
-        except ServiceError as exc:
-            return _back(auth, f"{str(exc).rstrip('.')}. Nothing was changed.", False)
-        refused = _refused(auth, request, csrf, access, f"record the completeness check of {ref}")
+        who, access, refused = gate(request, csrf, f"record the completeness check of {ref}", case=ref)
         if refused is not None:
             return refused
         if result not in ("complete", "incomplete"):
@@ -99,43 +96,31 @@ def router(ctx: ServiceContext) -> APIRouter:
         try:
             view = cases.check(ctx, ref, result == "complete", reason.strip() or None, f"web:{who.email}")
         except (ServiceError, ProcedureError) as exc:
-            return _back(auth, f"{str(exc).rstrip('.')}. Nothing was changed.", False)
+            return _refusal(auth, exc)
         told = "the proponent is told why" if result == "incomplete" else "the proponent is told"
         return _back(auth, f"{ref} found {result}: it is now {view.state.replace('_', ' ')}; {told}.", True)
 
     @r.post("/dashboard/cases/{ref}/documents")
     def upload_to_case(request: Request, ref: str, csrf: str = Form(""), visibility: str = Form("public"),
                        file: UploadFile | None = File(None)) -> Response:
-        who = auth.current(request)
-        if who is None:
-            return RedirectResponse("/signin", status_code=303)
-        try:
-            access = who.in_committee(_case_committee(ctx, ref))
-        except ServiceError as exc:
-            return _back(auth, f"{str(exc).rstrip('.')}. Nothing was changed.", False)
-        refused = _refused(auth, request, csrf, access, f"add documents to {ref}")
+        who, access, refused = gate(request, csrf, f"add documents to {ref}", case=ref)
         if refused is not None:
             return refused
-        if file is None or not file.filename:
+        upload = _upload(ctx, file, visibility)
+        if upload is None:
             return _back(auth, "Choose a file to add. Nothing was changed.", False)
-        data = file.file.read(documents.max_bytes(ctx.settings) + 1)  # one byte past the limit is enough to refuse
         try:
-            added = case_documents.attach(ctx, ref, [documents.Upload(file.filename, data, visibility)],
-                                          f"web:{who.email}")
+            added = case_documents.attach(ctx, ref, [upload], f"web:{who.email}")
         except (ServiceError, ProcedureError) as exc:
-            return _back(auth, f"{str(exc).rstrip('.')}. Nothing was changed.", False)
+            return _refusal(auth, exc)
         if not added:
-            return _back(auth, f"{ref} already holds {file.filename}. Nothing was changed.", True)
+            return _back(auth, f"{ref} already holds {upload.name}. Nothing was changed.", True)
         return _back(auth, f"{added[0].name} added to {ref} ({added[0].visibility}, SHA-256 {added[0].sha256}).", True)
 
     @r.post("/dashboard/committees/{slug}/cases/propose")
     def propose_cases(request: Request, slug: str, csrf: str = Form(""), case: list[str] = Form([]),
                       outcome: str = Form("approve")) -> Response:
-        who = auth.current(request)
-        if who is None:
-            return RedirectResponse("/signin", status_code=303)
-        access = next((a for a in who.access if a.committee.slug == slug), None)
-        refused = _refused(auth, request, csrf, access, f"draft proposals of {slug}")
+        who, access, refused = gate(request, csrf, f"draft proposals of {slug}", slug=slug)
         if refused is not None:
             return refused
         if not case:
@@ -146,27 +131,20 @@ def router(ctx: ServiceContext) -> APIRouter:
                 raise ServiceError(f"every case must be one of {access.committee.name}'s")  # type: ignore[union-attr]
             p = cases.propose(ctx, case, f"web:{who.email}", outcome)
         except (ServiceError, ProcedureError) as exc:
-            return _back(auth, f"{str(exc).rstrip('.')}. Nothing was changed.", False)
+            return _refusal(auth, exc)
         return _back(auth, f"{p.ref} drafted for {', '.join(case)} ({outcome.replace('_', ' ')}): it is under Drafts, "
                            "with the cases' documents; distribute it there.", True)
 
     @r.post("/dashboard/proposals/{ref}/experts")
     def appoint_expert(request: Request, ref: str, csrf: str = Form(""), name: str = Form(""), email: str = Form(""),
                        panel: str = Form("")) -> Response:
-        who = auth.current(request)
-        if who is None:
-            return RedirectResponse("/signin", status_code=303)
-        try:
-            access = who.in_committee(_committee_of(ctx, ref))
-        except ServiceError as exc:
-            return _back(auth, f"{str(exc).rstrip('.')}. Nothing was changed.", False)
-        refused = _refused(auth, request, csrf, access, f"appoint experts to {ref}")
+        who, access, refused = gate(request, csrf, f"appoint experts to {ref}", proposal=ref)
         if refused is not None:
             return refused
         try:
             a = experts.appoint(ctx, ref, name, email, f"web:{who.email}", panel or None)
         except (ServiceError, ProcedureError) as exc:
-            return _back(auth, f"{str(exc).rstrip('.')}. Nothing was changed.", False)
+            return _refusal(auth, exc)
         return _back(auth, f"{a.name} appointed as an expert to {ref}: they receive each distributed version with "
                            "its documents, and may comment to the co-chairs.", True)
 
@@ -193,10 +171,24 @@ def router(ctx: ServiceContext) -> APIRouter:
             actor = f"web:{who.email}"
             done = _do(ctx, action, ref, actor, by, note.strip() or None, title.strip() or None, text.strip() or None)
         except (ServiceError, ProcedureError) as exc:
-            return _back(auth, f"{str(exc).rstrip('.')}. Nothing was changed.", False)
+            return _refusal(auth, exc)
         return _back(auth, done, True)
 
     return r
+
+
+def _refusal(auth: web_auth.WebAuth, exc: Exception) -> Response:
+    """Back to the dashboard, saying why the service refused and that nothing changed."""
+    return _back(auth, f"{str(exc).rstrip('.')}. Nothing was changed.", False)
+
+
+def _upload(ctx: ServiceContext, file: UploadFile | None, visibility: str) -> documents.Upload | None:
+    """The uploaded file as the document store takes it, or None when no file was chosen."""
+    if file is None or not file.filename:
+        return None
+    # One byte past the limit is enough to refuse: an oversized file (spooled to disk by the
+    # multipart parser) is never read into memory whole.
+    return documents.Upload(file.filename, file.file.read(documents.max_bytes(ctx.settings) + 1), visibility)
 
 
 def _refused(auth: web_auth.WebAuth, request: Request, csrf: str, access, what: str) -> Response | None:
