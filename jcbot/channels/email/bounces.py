@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import re
 
-from jcbot.channels.email.tokens import recipient_addresses, token_from_address
+from jcbot.channels.email.tokens import TokenError, read_varint, recipient_addresses, token_from_address, varint
 
 PREFIX = "b-"
 MAC_BYTES = 10
@@ -33,15 +33,6 @@ class BounceTokenError(ValueError):
     """A bounce token that is malformed, or that this secret did not make."""
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
 def _mac(secret: bytes, payload: bytes) -> bytes:
     return hmac.new(secret, _DOMAIN_TAG + payload, hashlib.sha256).digest()[:MAC_BYTES]
 
@@ -52,7 +43,7 @@ def make_bounce_token(secret: bytes, message_id: int) -> str:
         raise ValueError("the token secret is empty; set JCBOT_SECRET")
     if isinstance(message_id, bool) or not isinstance(message_id, int) or not 0 <= message_id <= _MAX_ID:
         raise ValueError(f"message_id must be an integer from 0 to {_MAX_ID}, got {message_id!r}")
-    payload = _varint(message_id)
+    payload = varint(message_id)
     return base64.b32encode(payload + _mac(secret, payload)).decode("ascii").rstrip("=").lower()
 
 
@@ -65,13 +56,10 @@ def read_bounce_token(secret: bytes, token: str) -> int:
         raw = base64.b32decode(text.upper() + "=" * (-len(text) % 8))
     except binascii.Error:
         raise BounceTokenError(f"bounce token {text!r} is malformed: not valid base32") from None
-    value, shift, pos = 0, 0, 0
-    while pos < len(raw) - MAC_BYTES and pos < 5:
-        byte = raw[pos]
-        value |= (byte & 0x7F) << shift
-        shift, pos = shift + 7, pos + 1
-        if not byte & 0x80:
-            break
+    try:
+        value, pos = read_varint(raw[:-MAC_BYTES], 0)
+    except TokenError:
+        raise BounceTokenError(f"bounce token {text!r} is malformed") from None
     if value > _MAX_ID or len(raw) - pos != MAC_BYTES:
         raise BounceTokenError(f"bounce token {text!r} is malformed")
     # Recomputing the whole token also refuses non-canonical spellings (over-long varints, spare bits).

@@ -44,7 +44,8 @@ class TokenClaims:
     member_id: int
 
 
-def _varint(value: int) -> bytes:
+def varint(value: int) -> bytes:
+    """A non-negative integer as LEB128 bytes (7 bits a byte, high bit set on all but the last)."""
     out = bytearray()
     while True:
         byte, value = value & 0x7F, value >> 7
@@ -53,7 +54,8 @@ def _varint(value: int) -> bytes:
             return bytes(out)
 
 
-def _read_varint(data: bytes, start: int) -> tuple[int, int]:
+def read_varint(data: bytes, start: int) -> tuple[int, int]:
+    """(value, next position) of the LEB128 integer at `start`; TokenError if it is cut short or too long."""
     value = 0
     for i in range(_MAX_VARINT_BYTES):
         if start + i >= len(data):
@@ -77,7 +79,7 @@ def make_token(secret: bytes, proposal_id: int, version: int, member_id: int) ->
     for name, value in (("proposal_id", proposal_id), ("version", version), ("member_id", member_id)):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_ID:
             raise ValueError(f"{name} must be an integer from 0 to {_MAX_ID}, got {value!r}")
-    payload = _varint(proposal_id) + _varint(version) + _varint(member_id)
+    payload = varint(proposal_id) + varint(version) + varint(member_id)
     raw = payload + _mac(secret, payload)
     return base64.b32encode(raw).decode("ascii").rstrip("=").lower()
 
@@ -93,9 +95,9 @@ def _decode(token: str) -> tuple[TokenClaims, str]:
         raw = base64.b32decode(text.upper() + "=" * (-len(text) % 8))
     except binascii.Error:
         raise TokenError(f"reply token {shown!r} is malformed: not valid base32") from None
-    proposal_id, pos = _read_varint(raw, 0)
-    version, pos = _read_varint(raw, pos)
-    member_id, pos = _read_varint(raw, pos)
+    proposal_id, pos = read_varint(raw, 0)
+    version, pos = read_varint(raw, pos)
+    member_id, pos = read_varint(raw, pos)
     if len(raw) - pos != MAC_BYTES:
         raise TokenError(f"reply token {shown!r} is malformed: wrong length after the ids")
     if max(proposal_id, version, member_id) > _MAX_ID:
