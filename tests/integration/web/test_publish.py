@@ -55,7 +55,8 @@ def edit(path: Path, old: str, new: str) -> None:
 
 def test_the_static_site_has_every_page_and_verifies(ctx, site):
     files = sorted(str(p.relative_to(site)) for p in site.rglob("*") if p.is_file())
-    assert files == ["c/japan-mongolia/cases.json", "c/japan-mongolia/cases/index.html", "c/japan-mongolia/decisions.json", "c/japan-mongolia/decisions/MN-2026-001/index.html",
+    assert files == ["c/japan-mongolia/cases.json", "c/japan-mongolia/cases/feed.atom", "c/japan-mongolia/cases/index.html",
+                     "c/japan-mongolia/decisions.json", "c/japan-mongolia/decisions/MN-2026-001/index.html",
                      "c/japan-mongolia/decisions/MN-2026-002/index.html", "c/japan-mongolia/feed.atom",
                      "c/japan-mongolia/index.html", "index.html", "static/site.css"]
     # Static links point at index.html files, so the copy also browses from disk.
@@ -202,7 +203,7 @@ def test_cli_publish_and_verify_published(ctx, cli, tmp_path):
     out = tmp_path / "out"
     result = cli("publish", "--out", str(out))
     assert result.exit_code == 0, result.output
-    assert result.output.startswith(f"published 1 decision(s) of 1 committee(s) to {out} (8 files; audit head event ")
+    assert result.output.startswith(f"published 1 decision(s) of 1 committee(s) to {out} (9 files; audit head event ")
     ok = cli("verify-published", str(out))
     assert ok.exit_code == 0, ok.output
     assert ok.output.startswith("published record ok: 2 decision entries in 4 files match the audit chain (head ")
