@@ -13,9 +13,16 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install -q -e .
 
-# Installs jcbot with its test extras into .venv.
-install-test: $(BIN)/python
+# Installs jcbot with its test extras into .venv, and axe-core (pinned in tests/e2e/axe) for the
+# accessibility browser test: npm ci once per lock file, nothing downloads when the tests run.
+AXE := tests/e2e/axe/node_modules/axe-core/axe.min.js
+
+install-test: $(BIN)/python $(AXE)
 	$(BIN)/pip install -q -e '.[test]'
+
+$(AXE): tests/e2e/axe/package-lock.json
+	cd tests/e2e/axe && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 # Debian packages the tests talk to (PostgreSQL, Dovecot, Chromium), when missing.
 system-deps:
