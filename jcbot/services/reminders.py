@@ -13,10 +13,11 @@ from sqlmodel import Session, func, select
 from jcbot.core.decision import within_period
 from jcbot.core.duties import calendar_duties, due_reminder, seats_missing_affirmation
 from jcbot.core.roster import Roster
-from jcbot.services import case_duties, notices
+from jcbot.services import case_duties, notices, reach
 from jcbot.services.context import Notice, Recipient, ServiceContext, Tx
 from jcbot.services.evaluation import OPEN_STATUSES, cochair_recipients, gather, members_by_handle, recipient, verdict_of
 from jcbot.services.roster_log import committee_rules, load_roster
+from jcbot.store import outbox
 from jcbot.store.models import Committee, Meeting, Proposal, ProposalVersion, Secretariat
 
 DIGEST_AT = time(8, 0)  # local time of the committee
@@ -91,12 +92,33 @@ def _staff(session: Session, c: Committee, roster: Roster, tx: Tx) -> list[Recip
 
 
 def send_digests(ctx: ServiceContext, actor: str = "scheduler") -> int:
-    """Once a day (08:00 committee time), what is pending, to the co-chairs of committees that ask for it."""
+    """Once a day (08:00 committee time), what is pending, to the co-chairs of committees that ask for it.
+
+    Pending includes what did not reach its member: the committee's delivery problems
+    (failed for good, bounced after sending, being retried) and the members no notice
+    reaches, as the dashboard and `jcbot pending` show them.
+    """
     return _enqueue_due(ctx, actor, _due_digests)
+
+
+def _problem_line(m: outbox.OutboxMessage) -> str:
+    """One delivery problem as a digest line, naming the command that shows it."""
+    error = " ".join((m.last_error or "").split())
+    error = error if len(error) <= 200 else error[:197] + "..."
+    if m.status == "bounced":
+        state = error if error.startswith("bounced") else f"bounced after sending: {error or 'no diagnostic'}"
+    elif m.status == "failed":
+        state = f"failed for good after {m.attempts} attempt{'s' if m.attempts != 1 else ''}: {error or 'no error'}"
+    else:
+        state = f"not delivered yet, retrying ({m.attempts} attempt{'s' if m.attempts != 1 else ''}): {error}"
+    return f"Delivery problem: {m.kind} ({m.channel}) to {m.recipient} {state} (jcbot outbox show {m.id})"
 
 
 def _due_digests(tx: Tx) -> list[Notice]:
     out: list[Notice] = []
+    problems: dict[int | None, list[outbox.OutboxMessage]] = {}
+    for m in outbox.problems(tx.session):
+        problems.setdefault(m.committee_id, []).append(m)
     for c in tx.session.exec(select(Committee)):
         rules = committee_rules(c)
         local = tx.now.astimezone(rules.tz)
@@ -111,6 +133,11 @@ def _due_digests(tx: Tx) -> list[Notice]:
             days = (v.deadline - tx.now).total_seconds() / 86400  # type: ignore[operator]
             lines.append(f"{p.ref} {v.title}: {verdict.status}, {days:.1f} days left, awaiting "
                          f"{', '.join(verdict.awaiting) or 'nobody'}; negatives {', '.join(verdict.negatives) or 'none'}")
+        # What did not reach its member: the dashboard's "Delivery problems", in the digest too.
+        lost = reach.unreachable(tx.session, c, tx.now)
+        if lost:
+            lines.append(reach.warning(lost))
+        lines.extend(_problem_line(m) for m in problems.get(c.id, []))
         if not lines:
             continue
         data = {"committee": {"slug": c.slug, "name": c.name, "code": c.code, "timezone": c.timezone}, "lines": lines,

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlmodel import select
+
 from jcbot.services import assertions, reminders
 
-from .helpers import MN_DEADLINE, SECRETARIAT, committee, distributed, outbox
+from .helpers import MN_DEADLINE, SECRETARIAT, committee, distributed, outbox, variant
 from .helpers import clock, ctx, engine  # noqa: F401 - fixtures
 
 
@@ -108,3 +110,75 @@ def test_nothing_due_takes_no_write_lock(ctx):
         worker.join(10)
         assert not worker.is_alive(), "a tick with nothing due waited for the write lock"
     assert results == [0, 0, 0]
+
+
+def test_the_digest_lists_the_committees_delivery_problems(ctx, engine):
+    # Issue 14: a message that bounced after sending (or failed for good, or is being
+    # retried) and a member no notice reaches are in the co-chairs' digest, as on the
+    # dashboard and in `jcbot pending`; another committee's problem is not.
+    from jcbot.services import roster
+    from jcbot.store import outbox as store_outbox
+    from jcbot.store.db import session_scope
+    from jcbot.store.models import Member
+
+    committee(ctx)
+    committee(ctx, slug="japan-thailand", text_=variant("japan-mongolia", **{"code: MN": "code: TH"}))
+    roster.add_secretariat(ctx, "Alice", SECRETARIAT, slug="japan-mongolia", email="alice@jc.example")
+    distributed(ctx)
+    distributed(ctx, slug="japan-thailand")
+    rows = {(r.committee_id, r.recipient): r for r in outbox(engine, "distribution")}  # by handle
+    mn = next(cid for cid, who in rows if who == "suzuki")
+    bounced, failed, other = rows[(mn, "suzuki")].id, rows[(mn, "bat")].id, \
+        next(r.id for (cid, who), r in rows.items() if cid != mn and who == "suzuki")
+    with session_scope(engine) as s:
+        for mid in (bounced, other):
+            s.get(store_outbox.OutboxMessage, mid).status = "sent"
+        row = s.get(store_outbox.OutboxMessage, failed)
+        row.status, row.attempts, row.last_error = "failed", 3, "550 5.1.1 mailbox unavailable"
+        s.flush()
+        for mid in (bounced, other):
+            store_outbox.mark_bounced(s, mid, now=ctx.clock.now(),
+                                      reason="bounced after sending: 550 5.1.1 <suzuki@x>: User unknown")
+        for m in s.exec(select(Member).where(Member.handle == "tsetseg", Member.committee_id == mn)):
+            m.email, m.slack_user_id = None, None
+    mail = {r.id: r.address for r in rows.values()}
+    ctx.clock.set(MN_DEADLINE - timedelta(days=5) + timedelta(hours=8))
+    assert reminders.send_digests(ctx) > 0
+    digests = [m for m in outbox(engine, "digest") if m.committee_id == mn]
+    assert sorted(m.recipient for m in digests) == ["bat", "dorj", "sato", "secretariat:1", "tanaka"]
+    for m in digests:
+        lines = m.payload["data"]["lines"]
+        assert any(line.startswith(f"Delivery problem: distribution (email) to {mail[bounced]} bounced after sending: "
+                                   f"550 5.1.1 <suzuki@x>: User unknown (jcbot outbox show {bounced})") for line in lines)
+        assert f"Delivery problem: distribution (email) to {mail[failed]} failed for good after 3 attempts: 550 5.1.1 mailbox " \
+               f"unavailable (jcbot outbox show {failed})" in lines
+        assert not any(f"outbox show {other})" in line for line in lines)  # the other committee's
+        assert any(line.startswith("jcbot cannot reach 1 member") and "Tsetseg" in line for line in lines)
+    # The other committee's digest has its own bounce, and nothing of the first one's.
+    theirs = [m for m in outbox(engine, "digest") if m.committee_id != mn]
+    assert theirs and all(any(f"outbox show {other})" in line for line in m.payload["data"]["lines"]) and
+                          not any(f"outbox show {bounced})" in line for line in m.payload["data"]["lines"])
+                          for m in theirs)
+
+
+def test_a_delivery_problem_alone_makes_a_digest(ctx, engine):
+    # No open proposal: a bounced message is still worth the co-chairs' morning.
+    from jcbot.services import proposals
+    from jcbot.store import outbox as store_outbox
+    from jcbot.store.db import session_scope
+
+    committee(ctx)
+    ref = distributed(ctx)
+    ctx.clock.set(MN_DEADLINE - timedelta(days=5) + timedelta(hours=8))
+    proposals.withdraw(ctx, ref, SECRETARIAT, note="a typo")
+    assert reminders.send_digests(ctx) == 0  # nothing open, nothing lost: no digest
+    row = next(r for r in outbox(engine, "distribution") if r.recipient == "dorj")
+    with session_scope(engine) as s:
+        s.get(store_outbox.OutboxMessage, row.id).status = "sent"
+        s.flush()
+        store_outbox.mark_bounced(s, row.id, now=ctx.clock.now(), reason="bounced after sending: 550 no such user")
+    ctx.clock.advance(timedelta(days=1))
+    assert reminders.send_digests(ctx) > 0
+    [line] = {line for m in outbox(engine, "digest") for line in m.payload["data"]["lines"]}
+    assert line == f"Delivery problem: distribution (email) to {row.address} bounced after sending: 550 no such user " \
+                   f"(jcbot outbox show {row.id})"
