@@ -5,12 +5,11 @@ a ready ServiceContext instead of wiring things themselves.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
+from jcbot import resources
 from jcbot.clock import Clock, SystemClock
 from jcbot.services.context import Renderer, ServiceContext
 from jcbot.settings import Settings, load_settings
-from jcbot.store.db import init_db, make_engine
+from jcbot.store.db import database_url, init_db, make_engine, storage_dir
 
 
 def renderers(settings: Settings, engine=None) -> list[Renderer]:
@@ -38,9 +37,10 @@ def renderers(settings: Settings, engine=None) -> list[Renderer]:
 def build_context(settings: Settings | None = None, clock: Clock | None = None, migrate: bool = True) -> ServiceContext:
     """A ServiceContext on the configured database (brought to the newest schema)."""
     settings = settings or load_settings()
-    url = settings.database_url or f"sqlite:///{(Path(settings.storage_dir) / 'jcbot.sqlite').resolve()}"
-    Path(settings.storage_dir).mkdir(parents=True, exist_ok=True)
-    engine = make_engine(url, pool_size=settings.db_threads)
+    # The templates and rules folders the settings name, for the renderers that hold no settings.
+    resources.use(settings)
+    storage_dir(settings)  # made now: documents and mail files go there whichever the database
+    engine = make_engine(database_url(settings), pool_size=settings.db_threads)
     if migrate:
         init_db(engine)
     return ServiceContext(engine=engine, clock=clock or SystemClock(), settings=settings, renderers=renderers(settings, engine))

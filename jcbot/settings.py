@@ -1,5 +1,8 @@
 """Configuration of a running jcbot: JCBOT_* environment variables (and a .env file).
 
+This module is the only reader of the environment (a test checks it): everything else is
+handed the Settings, or the folders and URL they name (jcbot.resources, jcbot.store.db).
+
 Declared as data, each with a default and a help line; the README's configuration table
 is checked against this list by a test, so a setting cannot go undocumented.
 """

@@ -28,7 +28,7 @@ def load_rules(name_or_path: str) -> tuple[Rules, Path]:
     from jcbot.core.rules import rules_from_text
     from jcbot.resources import resolve_rules
 
-    path = resolve_rules(name_or_path)
+    path = resolve_rules(name_or_path, configuration())
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -79,6 +79,22 @@ def set_overrides(storage: str | None, database: str | None) -> None:
         _OVERRIDES["JCBOT_DATABASE_URL"] = database
 
 
+def configuration():
+    """This invocation's settings as read (--storage/--database, environment, .env), one line if invalid.
+
+    The rules and templates folders they name are the ones used from now on in this process.
+    """
+    from jcbot import resources
+    from jcbot.settings import SettingsError, load_settings
+
+    try:  # not through `refusals`: it imports the services, which simulate must not pay for
+        read = load_settings(overrides=_OVERRIDES)
+    except SettingsError as exc:
+        fail("; ".join(exc.problems))
+    resources.use(read)
+    return read
+
+
 def settings(create: bool = False):
     """This invocation's settings, the storage found as documented (README, "Configuration").
 
@@ -87,10 +103,9 @@ def settings(create: bool = False):
     """
     from pathlib import Path
 
-    from jcbot.settings import load_settings, locate
+    from jcbot.settings import locate
 
-    with refusals():
-        found = locate(load_settings(overrides=_OVERRIDES), Path.cwd())
+    found = locate(configuration(), Path.cwd())
     if found.problem is not None and not create:
         fail(found.problem)
     if found.problem is not None and found.database is not None:

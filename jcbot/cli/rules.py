@@ -5,7 +5,7 @@ import json
 
 import typer
 
-from jcbot.cli.common import load_rules
+from jcbot.cli.common import configuration, load_rules
 from jcbot.core.rules import effective_values
 from jcbot.resources import rules_dir
 
@@ -33,5 +33,5 @@ def check(
 @app.command("list")
 def list_rules() -> None:
     """List the rules files in the rules folder (JCBOT_RULES_DIR or the shipped one)."""
-    for path in sorted(rules_dir().glob("*.yaml")):
+    for path in sorted(rules_dir(configuration()).glob("*.yaml")):
         typer.echo(path.stem)

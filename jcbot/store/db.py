@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +13,8 @@ from sqlalchemy import DateTime, Engine, Text, create_engine, event, make_url, t
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
+
+from jcbot.settings import Settings, load_settings
 
 # Named constraints: SQLite's batch migrations can only drop or alter a constraint by name.
 # Set here because every table module imports this one before defining its tables.
@@ -31,19 +32,19 @@ SQLITE_BUSY_TIMEOUT_S = 30
 _MIGRATION_LOCK_KEY = 0x6A63626F74  # "jcbot"
 
 
-def storage_dir() -> Path:
-    """The runtime data folder: JCBOT_STORAGE_DIR, else ./storage (created if missing)."""
-    path = Path(os.environ.get("JCBOT_STORAGE_DIR") or "storage")
+def storage_dir(settings: Settings | None = None) -> Path:
+    """The runtime data folder of `settings` (default: as read now), created if missing."""
+    path = (settings or load_settings()).storage_path
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def database_url() -> str:
-    """JCBOT_DATABASE_URL, else a SQLite file in the storage folder."""
-    url = os.environ.get("JCBOT_DATABASE_URL")
-    if url:
-        return url
-    return f"sqlite:///{(storage_dir() / 'jcbot.sqlite').resolve()}"
+def database_url(settings: Settings | None = None) -> str:
+    """The database of `settings` (default: as read now): JCBOT_DATABASE_URL, else a SQLite file in the storage folder."""
+    settings = settings or load_settings()
+    if settings.database_url:
+        return settings.database_url
+    return f"sqlite:///{(storage_dir(settings) / 'jcbot.sqlite').resolve()}"
 
 
 def normalize_url(url: str) -> str:

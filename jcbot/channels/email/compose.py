@@ -138,7 +138,7 @@ class EmailRenderer:
         self.domain = _split(settings.mail_from, "JCBOT_MAIL_FROM", plus=True)[1]
         self.strict = strict
         self.env = Environment(
-            loader=FileSystemLoader(str(templates_dir() / "email")), autoescape=select_autoescape(["html"]),
+            loader=FileSystemLoader(str(templates_dir(settings) / "email")), autoescape=select_autoescape(["html"]),
             undefined=StrictUndefined if strict else ChainableUndefined, trim_blocks=True, lstrip_blocks=True,
             keep_trailing_newline=True,
         )

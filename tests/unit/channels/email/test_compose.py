@@ -196,11 +196,13 @@ def test_reply_address_with_a_plus_is_refused(tmp_path):
         load_settings(env={"JCBOT_STORAGE_DIR": str(tmp_path), "JCBOT_REPLY_ADDRESS": "jc+x@example.org"}, dotenv=None)
 
 
-def test_a_broken_template_falls_back_to_the_generic_form(settings, tmp_path, monkeypatch):
+def test_a_broken_template_falls_back_to_the_generic_form(tmp_path):
+    env = {"JCBOT_STORAGE_DIR": str(tmp_path), "JCBOT_MAIL_FROM": "jc@jcm-mn.example.org",
+           "JCBOT_SECRET": "unit-test secret for compose"}
     own = tmp_path / "templates"
     shutil.copytree(templates_dir(), own)
     (own / "email" / "adoption.txt").write_text('{% extends "base.txt" %}{% block subject %}{{ 1 / 0 }}{% endblock %}')
-    monkeypatch.setenv("JCBOT_TEMPLATES_DIR", str(own))
+    settings = load_settings(env={**env, "JCBOT_TEMPLATES_DIR": str(own)}, dotenv=None)  # as in .env
     # An adoption must be recorded even if its email template is broken: the email goes out plainly.
     _, msg = render(EmailRenderer(settings), notice("adoption"))
     assert msg["Subject"] == "[jcbot] Adoption: MN-P-2026-007: Solar <PV> & grid"
