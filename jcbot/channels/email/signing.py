@@ -7,6 +7,7 @@ members' mail systems can then tell jcbot's notices from forgeries of them.
 """
 from __future__ import annotations
 
+import asyncio
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import dkim as dkimpy
 
+from jcbot.channels.email.headers import with_date
+from jcbot.services.dispatcher import PermanentFailure
 from jcbot.settings import Settings
 
 # The headers a reader relies on: who, what, when, which thread, and how the body reads.
@@ -51,3 +54,19 @@ def dkim_signer(settings: Settings) -> DkimSigner | None:
         return None
     key = Path(settings.dkim_private_key).expanduser().read_bytes()
     return DkimSigner(settings.dkim_selector, key, settings.dkim_domain or None)
+
+
+async def wire_bytes(message_id: int, text: str, signer: DkimSigner | None) -> bytes:
+    """The bytes an email is handed over as: its text with the Date of now, DKIM-signed when a signer is given.
+
+    The SMTP sender sends them; the .eml file sender writes them (under a Return-Path):
+    one function, so the file is what the relay would have had.
+    """
+    data = with_date(text).encode("utf-8")
+    if signer is None:
+        return data
+    # RSA takes a few milliseconds: off the event loop. Signed last, so it covers the Date.
+    try:
+        return await asyncio.to_thread(signer.sign, data)
+    except (ValueError, dkimpy.DKIMException) as exc:
+        raise PermanentFailure(f"outbox message {message_id}: DKIM signing failed: {exc}") from None

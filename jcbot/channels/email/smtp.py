@@ -13,12 +13,10 @@ import contextlib
 import time
 
 import aiosmtplib
-import dkim as dkimpy
 
 from jcbot.channels.email.compose import EmailRenderer, rendered
 from jcbot.channels.email.files import FileMailSender
-from jcbot.channels.email.headers import with_date
-from jcbot.channels.email.signing import DkimSigner, dkim_signer
+from jcbot.channels.email.signing import DkimSigner, dkim_signer, wire_bytes
 from jcbot.services.dispatcher import PermanentFailure, Sender, TemporaryFailure
 from jcbot.settings import Settings
 from jcbot.store.outbox import Outgoing
@@ -131,13 +129,7 @@ class SmtpSender:
         if not isinstance(text, str) or not isinstance(mail_from, str) \
                 or not rcpt_to or not isinstance(rcpt_to, list):
             raise PermanentFailure(f"outbox message {message.id} is not an email with message, mail_from and rcpt_to")
-        data = with_date(text).encode("utf-8")
-        if self.signer is not None:
-            # RSA takes a few milliseconds: off the event loop. Signed last, so it covers the Date.
-            try:
-                data = await asyncio.to_thread(self.signer.sign, data)
-            except (ValueError, dkimpy.DKIMException) as exc:
-                raise PermanentFailure(f"outbox message {message.id}: DKIM signing failed: {exc}") from None
+        data = await wire_bytes(message.id, text, self.signer)
         where = f"SMTP {self.host}:{self.port}"
         try:
             refused = await self._sendmail(mail_from, rcpt_to, data)
@@ -180,7 +172,7 @@ class SmtpSender:
 
 
 def email_sender(settings: Settings) -> Sender:
-    """The email sender to use: SMTP when JCBOT_SMTP_HOST is set, else .eml files in storage/mail."""
+    """The email sender to use: SMTP when JCBOT_SMTP_HOST is set, else .eml files in storage/mail (signed the same)."""
     if settings.smtp_host:
         return SmtpSender(settings)
-    return FileMailSender(settings.storage_path / "mail", EmailRenderer(settings))
+    return FileMailSender(settings.storage_path / "mail", EmailRenderer(settings), signer=dkim_signer(settings))

@@ -177,9 +177,10 @@ async def test_file_mail_sender_writes_one_eml_per_message(engine, clock, tmp_pa
     await Dispatcher(engine, {"email": FileMailSender(folder)}, clock).run_once()
     written = folder / f"{message}-alice@example.org.eml"
     assert [p.name for p in folder.iterdir()] == [written.name]  # no temp file left behind
-    # The message as enqueued, with the Date header added at hand-over.
-    text = written.read_bytes().decode()
-    assert text.startswith("Date: ") and text.split("\n", 1)[1] == MAIL
+    # The message as enqueued, with the Date header added at hand-over, under the
+    # Return-Path (its envelope sender) a delivering mail server would add.
+    return_path, date, rest = written.read_bytes().decode().split("\r\n", 2)
+    assert return_path == "Return-Path: <jc@example.org>" and date.startswith("Date: ") and rest == MAIL
     assert stored(engine, message).status == "sent"
 
 
