@@ -9,16 +9,30 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
+# Each install leaves a stamp in .venv and is done again only when the packaging changed
+# since (the install is editable: a change to the code needs none), so a second `make run`
+# starts at once.
+INSTALLED      := $(VENV)/.installed
+INSTALLED_TEST := $(VENV)/.installed-test
+PACKAGING      := pyproject.toml
+
 # Installs jcbot (editable) into .venv.
-install: $(BIN)/python
+install: $(INSTALLED)
+
+$(INSTALLED): $(PACKAGING) | $(BIN)/python
 	$(BIN)/pip install -q -e .
+	touch $@
 
 # Installs jcbot with its test extras into .venv, and axe-core (pinned in tests/e2e/axe) for the
 # accessibility browser test: npm ci once per lock file, nothing downloads when the tests run.
 AXE := tests/e2e/axe/node_modules/axe-core/axe.min.js
 
-install-test: $(BIN)/python $(AXE)
+install-test: $(INSTALLED_TEST) $(AXE)
+
+# The test extras include jcbot itself: both stamps.
+$(INSTALLED_TEST): $(PACKAGING) | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
+	touch $@ $(INSTALLED)
 
 $(AXE): tests/e2e/axe/package-lock.json
 	cd tests/e2e/axe && npm ci --no-audit --no-fund --loglevel=error
