@@ -103,9 +103,9 @@ def render_decision(d: Published, head, links: Links) -> str:
     return site_env().get_template("decision.html").render(_common(links, "../../../../", head, committee=d.committee, d=d))
 
 
-def render_not_found(what: str, root: str, head, links: Links) -> str:
-    """A plain 'not found' page."""
-    return site_env().get_template("not_found.html").render(_common(links, root, head, what=what))
+def render_not_found(what: str, root: str, head, links: Links, heading: str = "Not found") -> str:
+    """A plain 'not found' page (or another error's, under its own heading)."""
+    return site_env().get_template("not_found.html").render(_common(links, root, head, what=what, heading=heading))
 
 
 def render_feed(c: Committee, decisions: list[Published], links: Links, now: datetime) -> str:

@@ -14,6 +14,7 @@ from starlette.datastructures import MutableHeaders
 
 from jcbot import __version__
 from jcbot.services.context import ServiceContext
+from jcbot.web import errors
 from jcbot.web.site import SECURITY_HEADERS
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ def create_app(ctx: ServiceContext) -> FastAPI:
                   openapi_url="/api/v1/openapi.json")
     app.state.ctx = ctx
     app.add_middleware(SecurityHeaders)
+    errors.install(app)  # unknown paths and errors: a page in the site's layout for browsers, JSON otherwise
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict:

@@ -2,7 +2,7 @@
 
 A problem jcbot names has a type of its own (`urn:jcbot:problem:NAME`, titled below);
 any other error is `about:blank`, titled by its HTTP status. Only paths under the API's
-prefix answer this way: the pages keep their HTML errors.
+prefix answer this way: elsewhere jcbot.web.errors answers (a page for browsers).
 """
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from jcbot.web import errors as pages
 
 MEDIA_TYPE = "application/problem+json"
 TITLES = {
@@ -83,13 +84,13 @@ def install(app: FastAPI, prefix: str) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         if not request.url.path.startswith(prefix):
-            return await http_exception_handler(request, exc)
+            return await pages.http_error(request, exc)
         return response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
         if not request.url.path.startswith(prefix):
-            return await request_validation_exception_handler(request, exc)
+            return await pages.invalid(request, exc)
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
         detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors) or "invalid request"
         return response(422, detail, "invalid", errors=errors)
