@@ -127,17 +127,18 @@ def router(ctx: ServiceContext) -> APIRouter:
 
     @r.get("/signin")
     def signin_form(request: Request, next: str = "") -> Response:
-        return auth.page(request, "signin.html", error=None, email="", next=safe_next(next))
+        return auth.page(request, "signin.html", error=None, email_error=None, email="", next=safe_next(next))
 
     @r.post("/signin")
     def signin_request(request: Request, email: str = Form(""), csrf: str = Form(""), next: str = Form("")) -> Response:
         back = safe_next(next)
         if not auth.csrf_ok(request, csrf):
-            return auth.page(request, "signin.html", 400, error="The form expired; please try again.", email=email,
-                             next=back)
+            return auth.page(request, "signin.html", 400, error="The form expired; please try again.",
+                             email_error=None, email=email, next=back)
         if not signin.valid_email(email):
-            return auth.page(request, "signin.html", 400, error="Enter an email address, such as name@example.org.",
-                             email=email, next=back)
+            # The field's own error: shown beside it, and tied to it (aria-describedby, aria-invalid).
+            return auth.page(request, "signin.html", 400, error=None, email=email, next=back,
+                             email_error="Enter an email address, such as name@example.org.")
         # The same answer, in the same time, whether or not the address is registered: looking it
         # up and enqueueing the link happen after the response is sent (a known address took 3-4x longer).
         response = auth.page(request, "signin_sent.html", email=email.strip(),

@@ -34,7 +34,7 @@ def _jcbot(target: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
 def test_the_wheel_carries_rules_templates_and_migrations(installed):
     shipped = installed / "jcbot" / "_shipped"
     assert (shipped / "rules" / "default.yaml").is_file() and (shipped / "rules" / "japan-mongolia.yaml").is_file()
-    for template in ("email/distribution.txt", "email/distribution.html", "site/static/site.css", "actions/confirm.html"):
+    for template in ("email/distribution.txt", "email/distribution.html", "site/static/site.css", "dashboard/act.html"):
         assert (shipped / "templates" / template).is_file(), template
     assert sorted(p.name for p in (installed / "jcbot" / "store" / "migrations" / "versions").glob("0*.py"))[0].startswith("0001")
 

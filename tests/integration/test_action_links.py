@@ -40,13 +40,21 @@ async def test_get_changes_nothing_and_post_withdraws_once(ctx, engine):
     async with _client(ctx) as client:
         page = await client.get(f"/act/{token}")
         assert page.status_code == 200
-        assert "Withdraw the proposal" in page.text and "dorj" in page.text and "<form method=\"post\">" in page.text
+        assert "Withdraw the proposal" in page.text and "<form method=\"post\">" in page.text
+        # Members by name, never by handle; in the site's layout (its stylesheet, no inline style the CSP blocks).
+        assert "Objections from</dt>\n  <dd>Dorj</dd>" in page.text and "You, Tanaka, are about to" in page.text
+        assert "dorj" not in page.text and "tanaka" not in page.text
+        assert '<link rel="stylesheet" href="/static/site.css">' in page.text and "<style" not in page.text
+        assert '<main id="main"' in page.text and page.headers["x-robots-tag"] == "noindex"
         assert count(engine, AuditEvent) == before and current_version(engine, ref).status == "objected"
         done = await client.post(f"/act/{token}", data={"note": "to be redrafted"})
         assert done.status_code == 200 and "Done" in done.text
+        # The result takes the focus when the page loads, so a screen reader reads it (no script needed).
+        assert 'role="status" tabindex="-1" autofocus data-result>Done: withdraw the proposal' in done.text
         assert current_version(engine, ref).status == "withdrawn"
         again = await client.post(f"/act/{token}")
         assert again.status_code == 409 and "withdrawn" in again.text
+        assert 'class="notice error" id="result" role="alert" tabindex="-1" autofocus' in again.text
 
 
 async def test_a_forged_link_or_a_member_without_a_seat_changes_nothing(ctx, engine):

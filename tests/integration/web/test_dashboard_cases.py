@@ -18,8 +18,9 @@ from tests.support.documents import pdf
 from .conftest import add_secretariat, csrf_of, sign_in
 
 SLUG = "japan-mongolia"
-ALERT = re.compile(r'class="notice error" role="alert">([^<]*)</p>')
-STATUS = re.compile(r'class="notice" role="status">([^<]*)</p>')
+# The result of a form post, which takes the focus when the dashboard loads (templates/site/_result.html).
+ALERT = re.compile(r'class="notice error" id="result" role="alert" tabindex="-1" autofocus data-result>([^<]*)</div>')
+STATUS = re.compile(r'class="notice" id="result" role="status" tabindex="-1" autofocus data-result>([^<]*)</div>')
 
 
 def everything(engine) -> dict[str, int]:

@@ -80,7 +80,7 @@ async def test_refused_uploads_change_nothing(ctx, client, engine):
         r = await client.post(f"/dashboard/proposals/{ref}/documents", data=data, files=files)
         assert r.status_code == 303
         page = (await client.get("/dashboard")).text
-        assert re.search(r'class="notice error" role="alert">[^<]*Nothing was changed\.', page), page[:2000]
+        assert re.search(r'class="notice error" id="result" role="alert"[^>]*>[^<]*Nothing was changed\.', page), page[:2000]
     forged = await client.post(f"/dashboard/proposals/{ref}/documents", data={"csrf": "f" * 64, "visibility": "public"},
                                files={"file": ("a.pdf", pdf(1, "a"), "application/pdf")})
     assert forged.status_code == 403
