@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from jcbot.channels.email import inbound
+from jcbot.channels.email import inbound, refusing
 from jcbot.services.intake import rules, slack, web
 from jcbot.services.intake.chain import describe
 
@@ -15,7 +15,7 @@ CHAINS = {
     "A letter, the CLI, the web": rules.DIRECT,
     "An email reply: on the message alone": inbound.BEFORE,
     "An email reply: in the transaction": inbound.RULES,
-    "An email reply: who is answered": inbound.ANSWER,
+    "An email reply: who is answered": refusing.ANSWER,
     "A Slack click": slack.RULES,
     "An answer on the web": web.RULES,
 }

@@ -2,12 +2,12 @@
 
 Both ways in (the LMTP/SMTP listener and the IMAP poller) call `handle_message`, and it
 is the email's intake use case: an ordered list of named rules (services.intake), in
-two parts. On the message alone: an automatic message or one without a sender to
-answer is ignored. Then, in one transaction with the recording: who (the reply token
+two parts. On the message alone: a delivery report to a bounce address is acted on
+(reports.py), an automatic message or one without a sender to answer is ignored. Then, in one transaction with the recording: who (the reply token
 verifies and names a member and a proposal version, the From address is that member's,
 optionally DKIM), the version's state, what (the reply text), and the core's admission.
 The first rule that stops it records nothing; a refusal names only the sender's own
-data, and goes only where the ANSWER rules allow (a member, authenticated, not too
+data, and goes only where refusing.ANSWER allows (a member, authenticated, not too
 often): never to a stranger. Anything else raises; `transient` tells whether it may
 succeed later (the database is down), so the message is delivered again, or never will.
 """
@@ -15,36 +15,27 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.policy import default
 from typing import Literal
 
-from sqlalchemy import func
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlmodel import col, select
 
-from jcbot.channels.email.bounces import BounceTokenError, bounce_tokens, read_bounce_token
 from jcbot.channels.email.compose import reply_secret
-from jcbot.channels.email.dkim import check_sender_authenticated
-from jcbot.channels.email.dsn import Report, read_report
-from jcbot.channels.email.headers import header_value
+from jcbot.channels.email import refusing, reports
 from jcbot.channels.email.limits import bound
 from jcbot.channels.email.parse import ReplyReading, read_reply
 from jcbot.channels.email.received import out_of_bounds, received_instant
 from jcbot.channels.email.tokens import TokenClaims, TokenError, read_token
-from jcbot.services.context import Notice, Recipient, ServiceContext
+from jcbot.services.context import ServiceContext
 from jcbot.services.intake import Case, Outcome as Taken, Rule, Stop, take
 from jcbot.services.intake import rules as common
 from jcbot.services.intake.chain import run
-from jcbot.store.models import Member
-from jcbot.store import outbox
-from jcbot.store.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
 Outcome = Literal["recorded", "duplicate", "ignored", "refused"]
@@ -87,32 +78,6 @@ def _ours(address: str, ctx: ServiceContext) -> bool:
     return address in mine or (address.startswith(local + "+") and address.endswith("@" + domain))
 
 
-def _bounce(m: _Incoming) -> Stop | None:
-    # Mail to a bounce address is a delivery report about one outbox message (or forged):
-    # never a reply, and never answered (a report has no one to answer; a forged one
-    # would make jcbot a source of backscatter).
-    if m.msg is None:
-        return None
-    tokens = bounce_tokens(m.msg, m.ctx.settings.reply_address.rpartition("@")[0])
-    if not tokens:
-        return None
-    secret = reply_secret(m.ctx.settings)
-    ids = set()
-    for token in tokens:
-        try:
-            ids.add(read_bounce_token(secret, token))
-        except BounceTokenError:
-            continue
-    if len(ids) != 1:
-        why = "not issued by this jcbot (forged or altered)" if not ids else "several outbox messages at once"
-        return Stop("ignored", f"a message to a bounce address {why}")
-    report = read_report(m.msg)
-    data = {"bounce": ids.pop(), "report": report}
-    if report.verdict == "failed":
-        return Stop("ignored", f"a delivery report: failed ({report.diagnostic})", data=data)
-    return Stop("ignored", f"a delivery report: {report.verdict} ({report.diagnostic}); nothing to record", data=data)
-
-
 def _automatic(m: _Incoming) -> Stop | None:
     return Stop("ignored", m.reading.reason) if m.reading.kind == "auto_reply" else None
 
@@ -127,8 +92,7 @@ def _answerable(m: _Incoming) -> Stop | None:
 
 
 BEFORE = (
-    Rule("bounce", "a message to a bounce address is a delivery report: a permanent failure marks that outbox "
-                   "message bounced; nothing else is recorded or answered", _bounce),
+    reports.BOUNCE,
     Rule("automatic", "an auto-reply, out-of-office or delivery report is ignored, never answered", _automatic),
     Rule("answerable", "a single From address that is not jcbot's own", _answerable),
 )
@@ -176,7 +140,7 @@ def _dkim(case: Case) -> Stop | None:
     ctx: ServiceContext = case.extra["ctx"]
     if not ctx.settings.require_dkim:
         return None
-    auth = case.extra["auth"] = _authenticate(ctx, case.extra["raw"], case.extra["reading"].from_address)
+    auth = case.extra["auth"] = refusing.authenticate(ctx, case.extra["raw"], case.extra["reading"].from_address)
     if auth.ok:
         return None
     return case.refuse(f"jcbot could not verify that your message really comes from your mail system "
@@ -230,133 +194,6 @@ def _received(ctx: ServiceContext, received_at: datetime | None, dated_by: str |
     return received_at if received_at < now else None
 
 
-@dataclass
-class _Answering:
-    """A refused reply, and whom a refusal would go to: decided before anything is enqueued."""
-
-    ctx: ServiceContext
-    case: Case
-    sender: str
-    member: Member | None = None  # the member whose registered address the From is
-
-
-def _answer_member(a: _Answering) -> Stop | None:
-    # Never a stranger: a forged From would turn jcbot into a source of backscatter.
-    if a.case.extra.get("verified"):  # the token's own member, at their registered address
-        a.member = a.case.member
-        return None
-    q = select(Member).where(func.lower(Member.email) == a.sender.lower())
-    if a.case.committee is not None:
-        q = q.where(Member.committee_id == a.case.committee.id)
-    a.member = a.case.tx.session.exec(q.order_by(col(Member.left_at).is_(None).desc())).first()
-    return None if a.member is not None else Stop("ignored", "the sender is not the registered address of a member")
-
-
-def _answer_authenticated(a: _Answering) -> Stop | None:
-    # The member's own token at their own address is what proves the sender when DKIM is
-    # not required (whoever holds it could also assert). Anything else (no token, a forged
-    # one, another member's) claims a member's From without proof: a forged From would
-    # have that member told "Not recorded" about mail they never sent. So it is answered
-    # only when signed by the From domain (DKIM aligned, or a trusted Authentication-Results).
-    settings = a.ctx.settings
-    if a.case.extra.get("verified") and not settings.require_dkim:
-        return None
-    auth = a.case.extra.get("auth") or _authenticate(a.ctx, a.case.extra["raw"], a.sender)
-    return None if auth.ok else Stop("ignored", f"the sender is not authenticated ({auth.reason})")
-
-
-def _answer_rate(a: _Answering) -> Stop | None:
-    limit = a.ctx.settings.refusals_per_hour
-    address = (a.member.email if a.member is not None else a.sender) or a.sender
-    since = a.case.tx.now - timedelta(hours=1)
-    sent = a.case.tx.session.exec(select(func.count()).select_from(OutboxMessage).where(
-        OutboxMessage.kind == "refusal", func.lower(OutboxMessage.recipient) == address.lower(),
-        col(OutboxMessage.created_at) >= since)).one()
-    if sent >= limit:
-        return Stop("ignored", f"{sent} refusals sent to this address in the past hour (JCBOT_REFUSALS_PER_HOUR)")
-    return None
-
-
-ANSWER = (
-    Rule("member", "the From address is the registered address of a member of the proposal's committee "
-                   "(of any committee when no proposal is known)", _answer_member),
-    Rule("authenticated", "the member's own reply token, or a DKIM signature of the From domain; with "
-                          "JCBOT_REQUIRE_DKIM, the signature always", _answer_authenticated),
-    Rule("rate", "fewer than JCBOT_REFUSALS_PER_HOUR refusals to this address in the past hour", _answer_rate),
-)
-
-
-def _authenticate(ctx: ServiceContext, raw: bytes, sender: str):
-    trusted = {t.strip() for t in (ctx.settings.trusted_authserv_ids or "").split(",") if t.strip()}
-    return check_sender_authenticated(raw, sender.rpartition("@")[2], trusted)
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
-
-
-def _line(text: str | None, limit: int = 200) -> str | None:
-    """A header value fit to show again: one line, no control characters, bounded."""
-    if text is None:
-        return None
-    text = _CONTROL.sub(" ", text.encode("utf-8", "replace").decode("utf-8")).strip()
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _refuse(ctx: ServiceContext, case: Case, stop: Stop, msg: EmailMessage, evidence: str) -> None:
-    """Answer a refused reply, in the intake's transaction, when ANSWER allows; notes whether this delivery answered."""
-    if stop.outcome != "refused":
-        return
-    reading: ReplyReading = case.extra["reading"]
-    answering = _Answering(ctx, case, reading.from_address or "")
-    gate = run(ANSWER, answering)
-    if gate.stop is not None:
-        case.extra["unanswered"] = (gate.stopped_by, gate.stop.reason)
-        return
-    member = answering.member
-    assert member is not None and member.email
-    m = member if case.extra.get("verified") else None  # only then may it show the member their own proposal
-    address = member.email.strip()
-    to = Recipient(f"email:{address.lower()}", member.name or address, member.id, address,
-                   timezone=member.timezone)
-    data = {**(stop.data if m else {}), "reason": stop.reason, "original_subject": _line(header_value(msg, "Subject")),
-            "in_reply_to": reading.message_id, "recipient": {"handle": to.handle, "name": to.name}}
-    committee, proposal = data.get("committee"), data.get("proposal")
-    key = "refusal:" + hashlib.sha256(evidence.encode()).hexdigest()[:48]
-    notice = Notice("refusal", key, to, data, committee["id"] if committee else None,
-                    proposal["id"] if proposal else None, ("email",))
-    # The outbox keeps one message per key anyway; this tells whether this delivery answered.
-    if case.tx.session.exec(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == f"email:{key}")).first():
-        case.extra["answered"] = False
-        return
-    case.extra["answered"] = case.tx.notify(notice) > 0
-
-
-def _bounced(ctx: ServiceContext, message_id: int, report: Report, via: str, mid: str | None) -> InboundResult:
-    """Act on a delivery report with a valid bounce token: a permanent failure marks the message bounced."""
-    if report.verdict != "failed":
-        # A delay is the relay still trying; anything else (an auto-reply to the envelope sender) says nothing.
-        log.info("event=email.bounce channel=email via=%s message=%s outbox=%s outcome=%s reason=%r",
-                 via, mid, message_id, report.verdict, report.diagnostic)
-        return InboundResult("ignored", f"delivery report: {report.verdict} ({report.diagnostic})", mid, rule="bounce")
-    reason = f"bounced after sending: {report.diagnostic}"
-    with ctx.tx("email:bounce") as tx:
-        before = outbox.mark_bounced(tx.session, message_id, now=tx.now, reason=reason)
-        row = tx.session.get(OutboxMessage, message_id) if before == "sent" else None
-        kind = row.kind if row is not None else None
-        if row is not None:
-            tx.audit("outbox.bounced", f"outbox:{message_id}", {
-                "kind": row.kind, "channel": row.channel, "recipient": row.recipient,
-                "diagnostic": report.diagnostic, "reported_recipient": report.recipient}, row.committee_id)
-    if kind is None:
-        why = "no such outbox message" if before is None else f"the message is {before}, not sent"
-        log.info("event=email.bounce channel=email via=%s message=%s outbox=%s outcome=ignored reason=%r",
-                 via, mid, message_id, why)
-        return InboundResult("ignored", f"delivery report about outbox message {message_id}: {why}", mid, rule="bounce")
-    log.warning("event=email.bounce channel=email via=%s message=%s outbox=%s outcome=bounced kind=%s reason=%r",
-                via, mid, message_id, kind, report.diagnostic)
-    return InboundResult("ignored", reason, mid, rule="bounce", bounced=message_id)
-
-
 def transient(exc: BaseException) -> bool:
     """Whether handling may succeed later: the database is unavailable, locked or too slow now."""
     if isinstance(exc, (OperationalError, PoolTimeout, TimeoutError, ConnectionError)):
@@ -383,7 +220,8 @@ def handle_message(ctx: ServiceContext, raw: bytes, *, via: str, received_at: da
     mid, sender = reading.message_id, reading.from_address
     before = run(BEFORE, _Incoming(reading, ctx, msg))
     if before.stopped_by == "bounce" and before.stop is not None and before.stop.data:
-        return _bounced(ctx, before.stop.data["bounce"], before.stop.data["report"], via, mid)
+        acted = reports.act_on_report(ctx, before.stop.data["bounce"], before.stop.data["report"], via, mid)
+        return InboundResult("ignored", acted.reason, mid, rule="bounce", bounced=acted.bounced)
     if before.stop is not None:
         log.info("event=email.received channel=email via=%s message=%s outcome=ignored rule=%s reason=%r",
                  via, mid, before.stopped_by, before.stop.reason)
@@ -395,7 +233,7 @@ def handle_message(ctx: ServiceContext, raw: bytes, *, via: str, received_at: da
         try:
             out = take(ctx, f"email:{sender}"[:200], RULES,
                        lambda tx: Case(tx, "email", evidence, extra=dict(extra)),
-                       on_stop=lambda case, stop: _refuse(ctx, case, stop, msg, evidence))
+                       on_stop=lambda case, stop: refusing.answer(ctx, case, stop, msg, evidence))
             break
         except IntegrityError:
             # The same message delivered twice at once: the other delivery recorded it.
