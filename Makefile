@@ -60,6 +60,7 @@ bench: install-test
 fuzz: install-test
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/unit/channels/email/test_fuzz_parse.py \
 		tests/integration/email/test_email_hostile.py tests/integration/slack/test_slack_fuzz.py \
+		tests/integration/slack/test_slack_socket_mode.py \
 		-k "fuzz and not postgres" -q $(PYTEST_ARGS)
 
 clean:

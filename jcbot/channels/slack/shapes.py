@@ -2,7 +2,9 @@
 
 Checked before bolt or a listener reads a field, so a signed request of any shape gets
 a 4xx or an ack, never a KeyError or a TypeError half-way through the work. Each check
-states what the listeners read (app.py, asserting.py, cochairs.py, commands.py).
+states what the listeners read (app.py, asserting.py, cochairs.py, commands.py). Over
+HTTP `classify` reads the body; in Socket Mode `envelope` reads the envelope's payload,
+which is the same JSON (a slash command's form fields as an object).
 """
 from __future__ import annotations
 
@@ -167,6 +169,10 @@ def event(body: dict) -> Shape:
 
 
 INTERACTIONS = {"block_actions": block_actions, "view_submission": view_submission}
+# Socket Mode envelope types that carry a request; any other (hello, disconnect) is the connection's own.
+ENVELOPES = ("events_api", "interactive", "slash_commands")
+# What the /jc listener reads of a slash command: strings over HTTP, whatever JSON holds in Socket Mode.
+COMMAND_FIELDS = ("command", "user_id", "text", "response_url", "channel_id", "team_id")
 
 
 def classify(raw: bytes, content_type: str | None) -> Shape:
@@ -189,6 +195,19 @@ def classify(raw: bytes, content_type: str | None) -> Shape:
     except ValueError:
         return Shape("unknown", "payload is not JSON")
     return _json(body)
+
+
+def envelope(kind: object, payload: object) -> Shape:
+    """The shape of a Socket Mode envelope's payload (its type: events_api, interactive or slash_commands)."""
+    if kind not in ENVELOPES:
+        return Shape("foreign")
+    if not isinstance(payload, dict):
+        return Shape("unknown", "the envelope's payload is not an object")
+    if kind == "slash_commands":
+        if not all(_optional(payload.get(k), str) for k in COMMAND_FIELDS):
+            return Shape("command", "a slash command field is not a string")
+        return command(payload)
+    return _json(payload)
 
 
 def _json(body: object) -> Shape:
