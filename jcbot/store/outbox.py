@@ -261,8 +261,13 @@ def mark_sent(session: Session, message_id: int, *, now: datetime) -> None:
     row = session.get(OutboxMessage, message_id, with_for_update=True, populate_existing=True)
     if row is None:
         raise LookupError(f"no outbox message {message_id}")
-    # Delivered is delivered, even if reported by a worker whose lease had expired.
-    if row.status != "sent":
+    # Delivered is delivered, even if reported by a worker whose lease had expired. A message
+    # whose bounce came back before its send was recorded (a local MTA answers in
+    # milliseconds: mark_bounced) stays bounced.
+    if row.status == "bounced":
+        row.sent_at = row.sent_at or require_aware(now)
+        _settled(row)
+    elif row.status != "sent":
         row.status, row.sent_at = "sent", require_aware(now)
         _settled(row)
     session.flush()
@@ -300,14 +305,16 @@ def mark_failed(
 def mark_bounced(session: Session, message_id: int, *, now: datetime, reason: str) -> str | None:
     """Record that a sent message bounced later (a DSN); returns its status before, or None if there is no such message.
 
-    Only a 'sent' message changes: a bounce about one still queued or already failed says
-    nothing new, and a second bounce keeps the first diagnostic.
+    Only a message the relay accepted changes: one 'sent', or one still 'sending' whose
+    hand-over had started (the report of a relay on the same machine can come back before
+    the send is recorded; mark_sent then keeps it bounced). A bounce about one still queued
+    or already failed says nothing new, and a second bounce keeps the first diagnostic.
     """
     row = session.get(OutboxMessage, message_id, with_for_update=True, populate_existing=True)
     if row is None:
         return None
     before = row.status
-    if before == "sent":
+    if before == "sent" or (before == "sending" and row.in_flight_since is not None):
         row.status, row.last_error, row.next_attempt_at = "bounced", reason, require_aware(now)
         session.flush()
     return before

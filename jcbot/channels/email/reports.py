@@ -74,7 +74,8 @@ def act_on_report(ctx: ServiceContext, message_id: int, report: Report, via: str
     reason = f"bounced after sending: {report.diagnostic}"
     with ctx.tx("email:bounce") as tx:
         before = outbox.mark_bounced(tx.session, message_id, now=tx.now, reason=reason)
-        row = tx.session.get(OutboxMessage, message_id) if before == "sent" else None
+        row = tx.session.get(OutboxMessage, message_id) if before in ("sent", "sending") else None
+        row = row if row is not None and row.status == "bounced" else None
         kind = row.kind if row is not None else None
         if row is not None:
             tx.audit("outbox.bounced", f"outbox:{message_id}", {

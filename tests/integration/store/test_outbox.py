@@ -152,6 +152,26 @@ def test_sent_is_final(engine):
     assert claim(engine, T0 + timedelta(days=1)) == []
 
 
+def test_a_bounce_back_before_the_send_is_recorded_marks_it_bounced_and_the_send_keeps_it(engine):
+    # A relay on the same machine reports an unknown local user within milliseconds: the
+    # report can be read while the dispatcher has not yet recorded the message as sent.
+    message, idle = put(engine, "m"), put(engine, "idle")
+    claim(engine, T0)
+    with session_scope(engine) as session:
+        assert outbox.mark_in_flight(session, message, now=T0, attempt=1)
+        assert outbox.mark_bounced(session, message, now=T0, reason="bounced after sending: 5.1.1") == "sending"
+        # Claimed but its hand-over never started: the relay cannot have accepted it.
+        assert outbox.mark_bounced(session, idle, now=T0, reason="forged?") == "sending"
+        outbox.mark_sent(session, message, now=T0 + timedelta(seconds=1))
+    stored = row(engine, message)
+    assert (stored.status, stored.last_error, stored.sent_at) == ("bounced", "bounced after sending: 5.1.1",
+                                                                  T0 + timedelta(seconds=1))
+    assert (stored.claimed_by, stored.in_flight_since) == (None, None)
+    assert (row(engine, idle).status, row(engine, idle).last_error) == ("sending", None)
+    # Its lease lapsed, the idle one is taken again; the bounced one is never sent again.
+    assert [m.id for m in claim(engine, T0 + timedelta(days=1))] == [idle]
+
+
 def test_permanent_failure_keeps_the_reason_and_stops(engine):
     message = put(engine, "m")
     claim(engine, T0)
