@@ -136,8 +136,11 @@ async def test_the_result_of_a_form_post_takes_the_focus_and_repeated_actions_na
     for ref in refs:
         assert ("summary", f"Withdraw {ref}") in seen and ("button", f"Withdraw {ref}") in seen
         assert ("button", f"Appoint to {ref}") in seen and ("summary", f"Refer to a meeting {ref}") in seen
-        assert f'<label for="withdraw-{ref}">Reason for withdrawing<span class="visually-hidden"> {ref}</span>' in page
+        # Hidden text after the visible label, so the name starts with what is seen (label in name).
+        assert (f'<label for="withdraw-{ref}">Reason (sent to the members)<span class="visually-hidden"> for withdrawing '
+                f'{ref}</span></label>') in page
     assert ("button", f"Distribute {draft}") in seen and ("button", f"Appoint to {draft}") in seen
+    assert ("button", "Create the draft for the Japan-Mongolia Joint Committee") in seen
     repeated = [n for n, k in Counter(seen).items() if k > 1]
     assert not repeated, repeated
     done = await client.post(f"/dashboard/proposals/{refs[0]}/withdraw", data={"csrf": csrf_of(page), "note": "redraft"})
