@@ -5,32 +5,69 @@ a ready ServiceContext instead of wiring things themselves.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from jcbot import resources
 from jcbot.clock import Clock, SystemClock
-from jcbot.services.context import Renderer, ServiceContext
+from jcbot.services.context import Notice, Rendered, Renderer, ServiceContext
 from jcbot.settings import Settings, load_settings
 from jcbot.store.db import database_url, init_db, make_engine, storage_dir
 
 
-def renderers(settings: Settings, engine=None) -> list[Renderer]:
-    """The channels that shape notices: email always (files or SMTP), HTTP (registries' endpoints), Slack when configured."""
-    out: list[Renderer] = []
-    try:
-        from jcbot.channels.email.compose import EmailRenderer
-    except ModuleNotFoundError as exc:  # pragma: no cover - only while the channel is being built
-        if exc.name != "jcbot.channels.email.compose":
-            raise
-    else:
-        out.append(EmailRenderer(settings, engine=engine))  # the engine: attachments stored in the database
-    # Always: a registry with an endpoint gets its notification POSTed (an http row is
-    # enqueued only where the notice names an endpoint: services/outgoing.address).
+class _Deferred:
+    """A channel's renderer, built on first use: the context only needs the channel's name.
+
+    Services enqueue notices as data (STYLE habit 13) and each sender renders at dispatch,
+    so a command that never renders (most of the CLI) never imports Jinja, the MIME
+    policy or aiohttp. Anything else asked of it is the real renderer's.
+    """
+
+    def __init__(self, channel: str, build: Callable[[], Renderer]) -> None:
+        self.channel = channel
+        self._build = build
+        self._renderer: Renderer | None = None
+
+    def real(self) -> Renderer:
+        if self._renderer is None:
+            self._renderer = self._build()
+        return self._renderer
+
+    def render(self, notice: Notice) -> list[Rendered]:
+        return self.real().render(notice)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real(), name)
+
+
+def _email(settings: Settings, engine: Any) -> Renderer:
+    from jcbot.channels.email.compose import EmailRenderer
+
+    return EmailRenderer(settings, engine=engine)  # the engine: attachments stored in the database
+
+
+def _http(settings: Settings) -> Renderer:
     from jcbot.channels.http import HttpRenderer
 
-    out.append(HttpRenderer(settings))
-    if settings.slack_bot_token:
-        from jcbot.channels.slack.compose import SlackRenderer
+    return HttpRenderer(settings)
 
-        out.append(SlackRenderer(settings))
+
+def _slack(settings: Settings) -> Renderer:
+    from jcbot.channels.slack.compose import SlackRenderer
+
+    return SlackRenderer(settings)
+
+
+def renderers(settings: Settings, engine: Any = None) -> list[Renderer]:
+    """The channels that shape notices: email always (files or SMTP), HTTP (registries' endpoints), Slack when configured.
+
+    Each is built on first use (`_Deferred`). The HTTP channel is always there: a registry
+    with an endpoint gets its notification POSTed (an http row is enqueued only where the
+    notice names an endpoint: services/outgoing.address).
+    """
+    out: list[Renderer] = [_Deferred("email", lambda: _email(settings, engine)), _Deferred("http", lambda: _http(settings))]
+    if settings.slack_bot_token:
+        out.append(_Deferred("slack", lambda: _slack(settings)))
     return out
 
 

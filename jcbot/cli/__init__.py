@@ -52,7 +52,7 @@ COMMANDS: tuple[Entry, ...] = (
     Entry("assert", "Record an assertion a member made by letter (the secretariat records; it never asserts).",
           "proposal", "assert_"),
     Entry("pending", "What the co-chairs must watch: open proposals (days left, awaited members, negatives) "
-                     "and the cases' duties.", "proposal", "pending"),
+                     "and the cases' duties.", "pending", "pending"),
     Entry("evaluate", "Evaluate every open proposal now and record adoptions at the instants the rules give.",
           "proposal", "evaluate"),
     Entry("meeting", "Meetings of the JC.", "meeting", "app"),

@@ -180,7 +180,7 @@ def test_a_meeting_decision_is_announced_to_every_member_and_the_channel(ctx, en
 
 
 def test_a_referred_proposal_adopted_at_a_meeting_shows_adopted_and_is_notified(ctx, engine):
-    from jcbot.cli.proposal import view_json
+    from jcbot.cli.pending import view_json
     from jcbot.services import queries
 
     committee(ctx)
