@@ -86,3 +86,14 @@ def test_the_lazy_group_resolves_every_command_as_click_sees_it():
     assert names == [e.name for e in COMMANDS]
     assert all(group.get_command(ctx, name) is not None for name in names)
     assert group.get_command(ctx, "no-such-command") is None
+
+
+def test_pending_reads_the_database_but_imports_no_renderer_or_document_store(tmp_path):
+    made = subprocess.run([sys.executable, "-m", "jcbot", "--storage", str(tmp_path), "committee", "create", "jc",
+                           "--rules", "japan-mongolia"], capture_output=True, text=True, cwd=TOP, timeout=120)
+    assert made.returncode == 0, made.stderr
+    modules = _imported("--storage", str(tmp_path), "pending")
+    assert "jcbot.services.queries" in modules and "sqlalchemy" in modules
+    # Notices are rendered by senders at dispatch: a read never builds a renderer.
+    assert not {"jinja2", "aiohttp", "jcbot.channels.email.compose", "jcbot.channels.http", "pypdf",
+                "jcbot.cli.proposal", "jcbot.cli.document"} & modules
