@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes
@@ -61,6 +62,7 @@ class _Incoming:
     reading: ReplyReading
     ctx: ServiceContext
     msg: EmailMessage | None = None
+    envelope: tuple[str, ...] = ()  # RCPT TO of an LMTP/SMTP delivery: where a bounce address may be named alone
 
 
 def _evidence(message_id: str | None, raw: bytes) -> str:
@@ -202,12 +204,13 @@ def transient(exc: BaseException) -> bool:
 
 
 def handle_message(ctx: ServiceContext, raw: bytes, *, via: str, received_at: datetime | None = None,
-                   dated_by: str | None = None) -> InboundResult:
+                   dated_by: str | None = None, envelope: Sequence[str] = ()) -> InboundResult:
     """Turn one received email into an assertion, a refusal, or nothing (automatic mail).
 
     `received_at` is when the organisation's mail server received it (IMAP INTERNALDATE, or
     a trusted MTA's Received header), `dated_by` which of them; the assertion is made then.
-    Without it (no trusted MTA configured) it is now.
+    Without it (no trusted MTA configured) it is now. `envelope` is the delivery's RCPT TO
+    (LMTP/SMTP): a delivery report to a bounce address is recognised from it too.
     """
     s = ctx.settings
     bounded = bound(raw, s.inbound_max_header_bytes, s.inbound_max_body_bytes)
@@ -218,7 +221,7 @@ def handle_message(ctx: ServiceContext, raw: bytes, *, via: str, received_at: da
     msg = message_from_bytes(bounded.raw, _class=EmailMessage, policy=default)
     reading = read_reply(msg, reply_local=s.reply_address.rpartition("@")[0])
     mid, sender = reading.message_id, reading.from_address
-    before = run(BEFORE, _Incoming(reading, ctx, msg))
+    before = run(BEFORE, _Incoming(reading, ctx, msg, tuple(a for a in envelope if isinstance(a, str))[:100]))
     if before.stopped_by == "bounce" and before.stop is not None and before.stop.data:
         acted = reports.act_on_report(ctx, before.stop.data["bounce"], before.stop.data["report"], via, mid)
         return InboundResult("ignored", acted.reason, mid, rule="bounce", bounced=acted.bounced)
@@ -259,18 +262,20 @@ def handle_message(ctx: ServiceContext, raw: bytes, *, via: str, received_at: da
 
 
 def receive(ctx: ServiceContext, raw: bytes, *, via: str, delivered_at: datetime | None = None,
-            delivered_by: str | None = None) -> InboundResult:
+            delivered_by: str | None = None, envelope: Sequence[str] = ()) -> InboundResult:
     """`handle_message` for a message a mail server delivered (LMTP/SMTP, Maildir, `jcbot mail receive`).
 
     Dated by the topmost Received headers of a trusted MTA (JCBOT_TRUSTED_RECEIVED_BY) when
     there are some; else at `delivered_at` (a Maildir file's delivery time) when given; else now.
+    `envelope`: the delivery's RCPT TO addresses, when the listener got it.
     """
     s = ctx.settings
     head = bound(raw, s.inbound_max_header_bytes, 0).raw  # the dating reads headers only
     dating = received_instant(BytesHeaderParser(policy=default).parsebytes(head), s.trusted_received_by,
                               ctx.clock.now())
     if dating.at is not None:
-        return handle_message(ctx, raw, via=via, received_at=dating.at, dated_by=dating.header)
+        return handle_message(ctx, raw, via=via, received_at=dating.at, dated_by=dating.header, envelope=envelope)
     if dating.problem and delivered_at is None:
         log.warning("event=email.dated channel=email via=%s outcome=receipt_time reason=%r", via, dating.problem)
-    return handle_message(ctx, raw, via=via, received_at=delivered_at, dated_by=delivered_by if delivered_at else None)
+    return handle_message(ctx, raw, via=via, received_at=delivered_at, dated_by=delivered_by if delivered_at else None,
+                          envelope=envelope)

@@ -41,7 +41,8 @@ class ReplyHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         try:
-            result = await asyncio.wait_for(self.ctx.run(self._handle, raw), self.ctx.settings.inbound_timeout)
+            result = await asyncio.wait_for(self.ctx.run(self._handle, raw, tuple(envelope.rcpt_tos)),
+                                            self.ctx.settings.inbound_timeout)
         except Exception as exc:
             # Only a cause that may pass (the database down or too slow) is worth the MTA's
             # retries; any other would fail the same way on every delivery: a final 5xx.
@@ -61,8 +62,9 @@ class ReplyHandler:
                 await server.push(status)
         return status
 
-    def _handle(self, raw: bytes) -> InboundResult:
-        return receive(self.ctx, raw, via=self.protocol)
+    def _handle(self, raw: bytes, rcpt_tos: tuple[str, ...]) -> InboundResult:
+        # The envelope goes along: a delivery report may name its bounce address only in RCPT TO.
+        return receive(self.ctx, raw, via=self.protocol, envelope=rcpt_tos)
 
 
 class ReplyListener(Controller):

@@ -27,12 +27,13 @@ log = logging.getLogger(__name__)
 class _Message(Protocol):
     msg: EmailMessage | None
     ctx: ServiceContext
+    envelope: tuple[str, ...]  # the delivery's RCPT TO addresses (LMTP/SMTP), else empty
 
 
 def _bounce(m: _Message) -> Stop | None:
     if m.msg is None:
         return None
-    tokens = bounce_tokens(m.msg, m.ctx.settings.reply_address.rpartition("@")[0])
+    tokens = bounce_tokens(m.msg, m.ctx.settings.reply_address.rpartition("@")[0], m.envelope)
     if not tokens:
         return None
     secret = reply_secret(m.ctx.settings)

@@ -7,7 +7,9 @@ Forged, delayed and unknown reports change nothing and are never answered.
 """
 from __future__ import annotations
 
+import asyncio
 import os
+import smtplib
 
 import pytest
 from sqlmodel import select
@@ -15,6 +17,7 @@ from typer.testing import CliRunner
 
 from jcbot.channels.email.bounces import make_bounce_token
 from jcbot.channels.email.inbound import receive
+from jcbot.channels.email.lmtp import start_listener
 from jcbot.cli import app
 from jcbot.cli.common import reset_context
 from jcbot.services import board
@@ -121,3 +124,50 @@ async def test_a_delay_forged_or_unknown_report_changes_nothing_and_is_never_ans
     assert not jc.outbox("refusal")
     with session_scope(jc.ctx.engine) as s:
         assert outbox.problems(s) == []
+
+
+async def test_a_dsn_over_lmtp_is_read_from_the_envelope_recipient(sent):
+    # Issue 14: mail servers deliver a DSN to the bounce address it was sent to, which may
+    # be named only in the envelope (RCPT TO); the report's To is any address (here the
+    # plain sender) and it has no Delivered-To or X-Original-To.
+    jc, got = sent
+    bounce = got[SATO].mail_from
+    raw = multipart_report("jc@jcm-mn.example.org", SATO)
+    assert b"+b-" not in raw  # the token is nowhere in the message itself
+    forged = f"jc+b-{make_bounce_token(b'not our secret, not at all', 1)}@jcm-mn.example.org"
+    listener = start_listener(jc.ctx, host="127.0.0.1", port=0, protocol="lmtp")
+    try:
+        # To the plain address or a forged bounce address: an automatic message, ignored.
+        for rcpt in ("jc@jcm-mn.example.org", forged):
+            answer = await asyncio.to_thread(lmtp_data, listener, [rcpt], raw)
+            assert answer[0] == 250 and b"ignored" in answer[1]
+        assert statuses(jc)[SATO] == "sent"
+        # To the message's own bounce address (as the MTA delivers it): marked bounced.
+        answer = await asyncio.to_thread(lmtp_data, listener, [bounce], raw)
+        assert answer[0] == 250 and b"ignored" in answer[1]
+    finally:
+        listener.stop()
+    assert statuses(jc)[SATO] == "bounced"
+    assert {s for r, s in statuses(jc).items() if r != SATO} == {"sent"}
+    assert not jc.outbox("refusal")
+
+
+def lmtp_data(listener, rcpts: list[str], raw: bytes) -> tuple[int, bytes]:
+    """Deliver `raw` over LMTP from the null sender (as a DSN comes) to `rcpts`; the answer to DATA."""
+    with smtplib.LMTP(listener.hostname, listener.port, timeout=60) as client:
+        client.ehlo()
+        client.mail("<>")
+        for rcpt in rcpts:
+            client.rcpt(rcpt)
+        return client.data(raw)
+
+
+def test_bounce_tokens_read_the_envelope_first_then_the_headers():
+    from email import message_from_bytes
+
+    from jcbot.channels.email.bounces import bounce_tokens
+
+    msg = message_from_bytes(b"To: jc+b-headertoken@x.org\r\nSubject: r\r\n\r\nx\r\n")
+    assert bounce_tokens(msg, "jc", ["jc+b-envelopetoken@x.org", "other+b-nope@x.org"]) == \
+        ("envelopetoken", "headertoken")
+    assert bounce_tokens(msg, "jc") == ("headertoken",)
