@@ -111,9 +111,13 @@ def _insert(session: Session, rows: list[dict[str, Any]], returning: bool = Fals
     if insert is None:
         raise NotImplementedError(f"the outbox supports SQLite and PostgreSQL, not {dialect}")
     # ON CONFLICT DO NOTHING rather than select-then-insert: two transactions
-    # enqueuing the same key at once must not fail, and the first one wins.
-    statement = insert(OutboxMessage).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    return session.execute(statement.returning(OutboxMessage.id) if returning else statement)
+    # enqueuing the same key at once must not fail, and the first one wins. One Core
+    # statement on the table executed with the rows as parameters (SQLAlchemy batches
+    # them into multi-row VALUES): compiled once and cached, whatever the row count.
+    statement = insert(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    if returning:
+        statement = statement.returning(OutboxMessage.__table__.c.id)
+    return session.connection().execute(statement, rows)
 
 
 def enqueue_many(session: Session, messages: list[dict[str, Any]]) -> int:
