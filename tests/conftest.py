@@ -16,3 +16,17 @@ settings.register_profile("ci", max_examples=300, deadline=None)
 settings.register_profile("fuzz", max_examples=3000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "default"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `image` build the container image, whose pip install downloads from PyPI.
+
+    They run only when JCBOT_TEST_IMAGE_BASE names a local base image; otherwise they are
+    deselected (counted as such in the summary), never skipped.
+    """
+    if os.environ.get("JCBOT_TEST_IMAGE_BASE"):
+        return
+    dropped = [item for item in items if item.get_closest_marker("image") is not None]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item.get_closest_marker("image") is None]
