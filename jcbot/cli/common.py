@@ -1,10 +1,10 @@
 """Small helpers shared by the CLI groups: one-line errors, loading rules files."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 
@@ -20,6 +20,29 @@ def fail(message: str, code: int = 2) -> NoReturn:
     # One line whatever the message holds (a parser's multi-line error, a value with a newline).
     typer.echo("error: " + " ".join(part.strip() for part in str(message).splitlines() if part.strip()), err=True)
     raise typer.Exit(code)
+
+
+_T = TypeVar("_T")
+
+
+def replay_file(path: Path, what: str, replay: Callable[[Any], _T], errors: tuple[type[Exception], ...]) -> _T:
+    """Read a YAML or JSON input file (JSON is YAML too) and hand it to a pure replay.
+
+    Exit 2 with one line naming the file if it cannot be read, is not valid YAML, or the
+    replay raises one of `errors` (the input's own mistakes).
+    """
+    from jcbot.core.yamlsafe import YamlError, load_yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        fail(f"{path}: cannot read the {what} ({exc.strerror or exc})")
+    except UnicodeDecodeError as exc:
+        fail(f"{path}: the {what} is not UTF-8 text ({exc.reason} at byte {exc.start})")
+    try:
+        return replay(load_yaml(text))
+    except (YamlError, *errors) as exc:
+        fail(f"{path}: {exc}")
 
 
 def load_rules(name_or_path: str) -> tuple[Rules, Path]:

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import typer
 
-from jcbot.cli.common import fail, load_rules
+from jcbot.cli.common import load_rules, replay_file
 from jcbot.core.cycle import CaseView, summary
 from jcbot.core.cycle.casefile import CaseFileError, simulate as simulate_case
 from jcbot.core.rules import Rules
 from jcbot.core.trace import describe_at
-from jcbot.core.yamlsafe import YamlError, load_yaml
 
 app = typer.Typer(help="The project cycle: methodologies, projects, issuance, TPEs.", no_args_is_help=True)
 
@@ -24,14 +23,7 @@ def simulate(
 ) -> None:
     """Replay a case's events through the cycle core and print where it stands (no database, nothing sent)."""
     loaded, _ = load_rules(rules)
-    try:
-        text = case.read_text(encoding="utf-8")
-    except OSError as exc:
-        fail(f"{case}: cannot read the case file ({exc.strerror or exc})")
-    try:
-        result = simulate_case(load_yaml(text), loaded)  # JSON is YAML too
-    except (YamlError, CaseFileError) as exc:
-        fail(f"{case}: {exc}")
+    result = replay_file(case, "case file", lambda data: simulate_case(data, loaded), (CaseFileError,))
     if as_json:
         typer.echo(json.dumps(summary(result.view), indent=2))
     else:

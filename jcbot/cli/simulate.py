@@ -6,9 +6,8 @@ from pathlib import Path
 
 import typer
 
-from jcbot.cli.common import fail, load_rules
+from jcbot.cli.common import load_rules, replay_file
 from jcbot.core.timeline import Replay, TimelineError, replay
-from jcbot.core.yamlsafe import YamlError, load_yaml
 from jcbot.core.trace import describe_at
 
 
@@ -20,15 +19,7 @@ def simulate(
 ) -> None:
     """Replay a timeline through the procedure core and print the verdict (no database, nothing sent)."""
     loaded, _ = load_rules(rules)
-    try:
-        text = timeline.read_text(encoding="utf-8")
-    except OSError as exc:
-        fail(f"{timeline}: cannot read the timeline ({exc.strerror or exc})")
-    try:
-        data = load_yaml(text)  # JSON is YAML too
-        result = replay(data, loaded)
-    except (YamlError, TimelineError) as exc:
-        fail(f"{timeline}: {exc}")
+    result = replay_file(timeline, "timeline", lambda data: replay(data, loaded), (TimelineError,))
     if as_json:
         typer.echo(json.dumps(verdict_json(result, trace), indent=2))
     else:
