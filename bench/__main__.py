@@ -10,7 +10,7 @@ from bench import assertions, cli_startup, deadline, dispatch, failover, lmtp, r
 from bench.databases import DATABASES, Unavailable, database
 
 
-NAMES = ("assertions", "sweep", "deadline", "failover", "recovery", "slack", "lmtp", "rss", "dispatch", "cli")
+NAMES = ("assertions", "sweep", "deadline", "failover", "recovery", "slack", "popup", "lmtp", "rss", "dispatch", "cli")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,8 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="leaders killed in the fail-over benchmark")
     parser.add_argument("--queued", type=int, default=300, help="emails queued in the recovery benchmark")
     parser.add_argument("--drain", type=int, default=500, help="emails queued in the dispatch throughput benchmark")
-    parser.add_argument("--members", type=int, default=20, help="members clicking or replying (slack, lmtp)")
-    parser.add_argument("--proposals", type=int, default=10, help="proposals each member answers (slack, lmtp)")
+    parser.add_argument("--members", type=int, default=20, help="members clicking or replying (slack, popup, lmtp)")
+    parser.add_argument("--proposals", type=int, default=10, help="proposals each member answers (slack, popup, lmtp)")
     parser.add_argument("--connections", type=int, default=4, help="LMTP connections delivering the replies")
     parser.add_argument("--cli-runs", type=int, default=9, help="runs of each command in the CLI start-up benchmark")
     parser.add_argument("--idle", type=float, default=3.0, help="seconds idle before RSS is read")
@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         _recovery(args)
     if "slack" in only:
         _slack(args)
+    if "popup" in only:
+        _popup(args)
     if "lmtp" in only:
         _lmtp(args)
     if "dispatch" in only:
@@ -83,6 +85,18 @@ def _slack(args) -> None:
     print(f"bare:  ack p50 {r.bare.p50_s * ms:.0f} ms, p99 {r.bare.p99_s * ms:.0f} ms, all acked in {r.bare.all_s:.2f} s")
     print(f"ratio ack p99 jcbot/bare = {r.p99_ratio:.2f}; all recorded {r.recorded_after_last_ack_s:.2f} s "
           f"after the last ack (bare acked all in {r.bare.all_s:.2f} s)")
+
+
+def _popup(args) -> None:
+    with tempfile.TemporaryDirectory(prefix="jcbot-bench-popup-") as storage:
+        r = slack.measure_popups(Path(storage), args.members, args.proposals)
+    ms = 1000
+    print(f"\n{r.clicks} concurrent Object... clicks ({args.members} members x {args.proposals} proposals): click sent -> "
+          "its views.open at the fake Slack API, jcbot serve (SQLite) vs a bare slack-bolt app opening the same pop-up")
+    for name, p in (("jcbot", r.jcbot), ("bare", r.bare)):
+        print(f"{name + ':':<6} views.open p50 {p.p50_s * ms:.0f} ms, p99 {p.p99_s * ms:.0f} ms, max "
+              f"{max(p.delays_s) * ms:.0f} ms, {p.within_1s}/{r.clicks} within 1 s; ack p99 {p.acks.p99_s * ms:.0f} ms")
+    print(f"ratio views.open p99 jcbot/bare = {r.p99_ratio:.2f} (target: p99 within 1 s)")
 
 
 def _lmtp(args) -> None:

@@ -1,6 +1,7 @@
 """The baseline process of the Slack and RSS benchmarks: a bare slack-bolt AsyncApp behind uvicorn.
 
-Its one listener acks an Affirm click and does nothing else. It is written to a temporary
+Its listeners ack an Affirm click and do nothing else, or ack an Object... click and open
+a pop-up (views.open) as jcbot's does, with no database behind it. It is written to a temporary
 file and started as its own process, as `jcbot serve` is, so both are measured the same way.
 """
 from __future__ import annotations
@@ -24,6 +25,16 @@ app = AsyncApp(client=client, signing_secret=os.environ["BARE_SLACK_SIGNING_SECR
 @app.action(re.compile(r"^jc\\.affirm\\|"))
 async def affirm(ack):
     await ack()
+
+
+@app.action(re.compile(r"^jc\\.object\\|"))
+async def object_(ack, body, client):
+    await ack()
+    await client.views_open(trigger_id=body["trigger_id"], view={
+        "type": "modal", "callback_id": body["actions"][0]["action_id"], "title": {"type": "plain_text", "text": "Object"},
+        "submit": {"type": "plain_text", "text": "Object"},
+        "blocks": [{"type": "input", "block_id": "opinion", "label": {"type": "plain_text", "text": "Your opinion"},
+                    "element": {"type": "plain_text_input", "action_id": "opinion", "multiline": True}}]})
 
 
 uvicorn.run(AsyncSlackRequestHandler(app), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",

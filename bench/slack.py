@@ -9,10 +9,18 @@ signed with the signing secret and sent together with httpx.AsyncClient. Measure
 request's time to its HTTP answer (the ack), and from the last ack until every click is an
 assertion in the database. Baseline in the same run: the bare slack-bolt AsyncApp behind
 uvicorn of bench/bare.py, its listener only acking, the same requests the same way.
+
+`measure_popups` (python -m bench --only popup): the same M x P clicks on Object..., which
+must open the pop-up (views.open) while Slack's trigger_id is fresh: the member sees
+nothing if it comes more than 3 s after the click, and the target is 1 s. Measured: from
+each click's send to the fake Web API receiving that click's views.open (the fake records
+each call's arrival on CLOCK_MONOTONIC, which the client reads too); baseline the bare app
+opening the same pop-up from its listener.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -22,6 +30,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
@@ -38,12 +47,13 @@ TOKEN = "xoxb-bench"
 TEAM = {"id": "T0JCMTEST1", "domain": "jcm-test"}
 ROOT = Path(__file__).resolve().parents[1]
 _FAKE = """\
-import sys
+import json, sys
 from tests.support.fake_slack import FakeSlack
 fake = FakeSlack()
 fake.start()
 print(fake.base_url, flush=True)
-sys.stdin.read()
+for line in sys.stdin:  # a Web API method: each call's trigger_id and arrival, as one JSON line
+    print(json.dumps([[c.body.get("trigger_id"), c.at] for c in fake.calls(line.strip())]), flush=True)
 fake.stop()
 """
 
@@ -52,6 +62,7 @@ fake.stop()
 class Acks:
     latencies_s: list[float]  # each request: sent -> HTTP answer
     all_s: float  # first request sent -> last answer
+    sent_at: tuple[float, ...] = ()  # each request's send, time.monotonic(), in the order of the bodies
 
     @property
     def p50_s(self) -> float:
@@ -74,6 +85,37 @@ class SlackResult:
         return self.jcbot.p99_s / self.bare.p99_s
 
 
+@dataclass(frozen=True)
+class Popups:
+    """One app's Object... clicks: each click's send -> its views.open at the fake Web API."""
+
+    delays_s: list[float]
+    acks: Acks
+
+    @property
+    def p50_s(self) -> float:
+        return _percentile(self.delays_s, 50)
+
+    @property
+    def p99_s(self) -> float:
+        return _percentile(self.delays_s, 99)
+
+    @property
+    def within_1s(self) -> int:
+        return sum(d <= 1.0 for d in self.delays_s)
+
+
+@dataclass(frozen=True)
+class PopupResult:
+    clicks: int
+    jcbot: Popups
+    bare: Popups
+
+    @property
+    def p99_ratio(self) -> float:
+        return self.jcbot.p99_s / self.bare.p99_s
+
+
 def _percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
@@ -85,11 +127,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _click(user: str, action_id: str, blocks: list, seq: int) -> str:
-    """The form body Slack posts when `user` clicks `action_id` in the DM showing `blocks`."""
+def _click(user: str, action_id: str, blocks: list, seq: int, trigger: str = "trigger") -> str:
+    """The form body Slack posts when `user` clicks `action_id` in the DM showing `blocks` (trigger_id TRIGGER-SEQ)."""
     container = {"type": "message", "channel_id": f"D{user}", "message_ts": "1700000000.000001", "is_ephemeral": False}
     payload = {"type": "block_actions", "team": TEAM, "user": {"id": user, "team_id": TEAM["id"]},
-               "api_app_id": "A0JCBOT", "trigger_id": f"trigger-{seq}", "container": container,
+               "api_app_id": "A0JCBOT", "trigger_id": f"{trigger}-{seq}", "container": container,
                "channel": {"id": f"D{user}"}, "message": {"type": "message", "ts": "1700000000.000001", "blocks": blocks},
                "response_url": f"http://127.0.0.1:9/response/{seq}",
                "actions": [{"type": "button", "action_id": action_id, "block_id": "jc_actions",
@@ -113,7 +155,10 @@ async def _fire(url: str, bodies: list[str]) -> Acks:
         warm = _click("U0WARMUP", "bench.warmup", [], 0)
         await client.post(url, content=warm.encode(), headers=_signed(warm))
 
-        async def one(content: bytes, headers: dict) -> float:
+        sent_at = [0.0] * len(signed)
+
+        async def one(i: int, content: bytes, headers: dict) -> float:
+            sent_at[i] = time.monotonic()
             t = time.perf_counter()
             r = await client.post(url, content=content, headers=headers)
             if r.status_code != 200:
@@ -121,8 +166,8 @@ async def _fire(url: str, bodies: list[str]) -> Acks:
             return time.perf_counter() - t
 
         start = time.perf_counter()
-        latencies = await asyncio.gather(*(one(c, h) for c, h in signed))
-        return Acks(list(latencies), time.perf_counter() - start)
+        latencies = await asyncio.gather(*(one(i, c, h) for i, (c, h) in enumerate(signed)))
+        return Acks(list(latencies), time.perf_counter() - start, tuple(sent_at))
 
 
 def _wait_http(proc: subprocess.Popen, url: str, timeout: float = 90) -> None:
@@ -179,19 +224,70 @@ def _dms(api_url: str, jc: committee.Committee) -> dict[tuple[str, str], list]:
     return out
 
 
-def measure(storage: Path, members: int = 20, proposal_count: int = 10) -> SlackResult:
-    """`members` x `proposal_count` concurrent Affirm clicks to `jcbot serve`, then to the bare app."""
-    fake = subprocess.Popen([sys.executable, "-c", _FAKE], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+class _Fake:
+    """The fake Web API in a process of its own: its URL, and the arrival of each call of a method."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", _FAKE], cwd=ROOT, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        self.api_url = self.proc.stdout.readline().strip()
+
+    def arrivals(self, method: str) -> dict[str, float]:
+        """trigger_id -> when the fake received the call of `method` carrying it (time.monotonic())."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(method + "\n")
+        self.proc.stdin.flush()
+        return {trigger: at for trigger, at in json.loads(self.proc.stdout.readline()) if trigger}
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@dataclass
+class _Served:
+    """`jcbot serve` with a distributed committee, every DM at the fake; the bare app spawned on demand."""
+
+    storage: Path
+    fake: _Fake
+    jc: committee.Committee
+    db: Path
+    url: str
+    dms: dict[tuple[str, str], list]
+    procs: list[subprocess.Popen]
+
+    def bodies(self, verb: str, trigger: str) -> list[str]:
+        """One click on `verb` by each member on each proposal's DM."""
+        return [_click(s.slack_user, f"jc.{verb}|{ref}|1", self.dms[(s.slack_user, ref)], i * len(self.jc.seats) + j + 1,
+                       trigger) for i, (ref, _) in enumerate(self.jc.proposals) for j, s in enumerate(self.jc.seats)]
+
+    def bare(self, bodies: list[str]) -> Acks:
+        """The same clicks to the bare slack-bolt app, started for them and stopped after."""
+        port = _free_port()
+        self.procs.append(bare.spawn(self.storage, port, SIGNING_SECRET, api_url=self.fake.api_url, token=TOKEN))
+        try:
+            _wait_http(self.procs[-1], f"http://127.0.0.1:{port}/slack/events")
+            return asyncio.run(_fire(f"http://127.0.0.1:{port}/slack/events", bodies))
+        finally:
+            _stop(self.procs.pop())
+
+
+@contextlib.contextmanager
+def _serve(storage: Path, members: int, proposal_count: int) -> Iterator[_Served]:
+    fake = _Fake()
     procs: list[subprocess.Popen] = []
     try:
-        assert fake.stdout is not None
-        api_url = fake.stdout.readline().decode().strip()
         port = _free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("JCBOT_")} | {
             "JCBOT_STORAGE_DIR": str(storage), "JCBOT_SECRET": "bench-secret-0123456789",
             "JCBOT_HTTP_PORT": str(port), "JCBOT_LOG_LEVEL": "WARNING", "JCBOT_SWEEP_INTERVAL": "3600",
             "JCBOT_SLACK_BOT_TOKEN": TOKEN, "JCBOT_SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "JCBOT_SLACK_API_URL": api_url}
+            "JCBOT_SLACK_API_URL": fake.api_url}
         ctx = build_context(load_settings(env=env, dotenv=None))
         jc = committee.build(ctx, members, proposal_count, email=False)
         ctx.close()
@@ -203,27 +299,45 @@ def measure(storage: Path, members: int = 20, proposal_count: int = 10) -> Slack
         # Every distribution DM at the fake before the clicks: the dispatcher is quiet when they come.
         _until(lambda: _count(db, "SELECT count(*) FROM outbox_message WHERE status != 'sent'") == 0, 300,
                "the distribution DMs")
-        dms = _dms(api_url, jc)
-        bodies = [_click(s.slack_user, f"jc.affirm|{ref}|1", dms[(s.slack_user, ref)], i * len(jc.seats) + j + 1)
-                  for i, (ref, _) in enumerate(jc.proposals) for j, s in enumerate(jc.seats)]
-
-        bare_port = _free_port()
-        procs.append(bare.spawn(storage, bare_port, SIGNING_SECRET, api_url=api_url, token=TOKEN))
-        _wait_http(procs[-1], f"http://127.0.0.1:{bare_port}/slack/events")
-        bare_acks = asyncio.run(_fire(f"http://127.0.0.1:{bare_port}/slack/events", bodies))
-        _stop(procs.pop())
-
-        acks = asyncio.run(_fire(f"http://127.0.0.1:{port}/slack/events", bodies))
-        last_ack = time.perf_counter()  # _fire returns right after the last answer
-        recorded = _until(lambda: _count(db, "SELECT count(*) FROM assertion WHERE channel = 'slack'") >= len(bodies),
-                          300, "every click recorded")
-        return SlackResult(len(bodies), acks, recorded - last_ack, bare_acks)
+        yield _Served(storage, fake, jc, db, f"http://127.0.0.1:{port}/slack/events", _dms(fake.api_url, jc), procs)
     finally:
         for proc in procs:
             _stop(proc)
-        if fake.stdin is not None:
-            fake.stdin.close()
-        try:
-            fake.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            fake.kill()
+        fake.close()
+
+
+def measure(storage: Path, members: int = 20, proposal_count: int = 10) -> SlackResult:
+    """`members` x `proposal_count` concurrent Affirm clicks to `jcbot serve`, then to the bare app."""
+    with _serve(storage, members, proposal_count) as served:
+        bodies = served.bodies("affirm", "trigger")
+        bare_acks = served.bare(bodies)
+        acks = asyncio.run(_fire(served.url, bodies))
+        last_ack = time.perf_counter()  # _fire returns right after the last answer
+        recorded = _until(lambda: _count(served.db, "SELECT count(*) FROM assertion WHERE channel = 'slack'")
+                          >= len(bodies), 300, "every click recorded")
+        return SlackResult(len(bodies), acks, recorded - last_ack, bare_acks)
+
+
+def _popups(fake: _Fake, trigger: str, bodies: list[str], acks: Acks, timeout: float = 60) -> Popups:
+    """Each click's delay from its send to its views.open at the fake (waits until all arrived)."""
+    wanted = [f"{trigger}-{i}" for i in range(1, len(bodies) + 1)]
+    end = time.monotonic() + timeout
+    while True:
+        arrived = fake.arrivals("views.open")
+        if all(t in arrived for t in wanted):
+            break
+        if time.monotonic() > end:
+            missing = sum(t not in arrived for t in wanted)
+            raise RuntimeError(f"{trigger}: {missing} of {len(wanted)} clicks never got their views.open")
+        time.sleep(0.05)
+    return Popups([arrived[t] - sent for t, sent in zip(wanted, acks.sent_at)], acks)
+
+
+def measure_popups(storage: Path, members: int = 20, proposal_count: int = 10) -> PopupResult:
+    """`members` x `proposal_count` concurrent Object... clicks: click -> views.open, jcbot serve and the bare app."""
+    with _serve(storage, members, proposal_count) as served:
+        bare_bodies = served.bodies("object", "bare")
+        bare_popups = _popups(served.fake, "bare", bare_bodies, served.bare(bare_bodies))
+        bodies = served.bodies("object", "jcbot")
+        popups = _popups(served.fake, "jcbot", bodies, asyncio.run(_fire(served.url, bodies)))
+        return PopupResult(len(bodies), popups, bare_popups)

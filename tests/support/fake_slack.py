@@ -33,6 +33,7 @@ class SlackCall:
     headers: dict[str, str]
     http_verb: str
     raw: bytes = b""
+    at: float = 0.0  # time.monotonic() when the request arrived (CLOCK_MONOTONIC: comparable across processes)
 
     @property
     def token(self) -> str | None:
@@ -60,6 +61,13 @@ def _parse(content_type: str, raw: bytes, query: str) -> dict[str, Any]:
     return params
 
 
+class _Server(ThreadingHTTPServer):
+    # Room for a burst of connections (socketserver's default backlog is 5): otherwise
+    # connections beyond it wait for SYN retransmissions (1 s, 3 s...), which real Slack
+    # does not make a client do, or fail.
+    request_queue_size = 1024
+
+
 class FakeSlack:
     """The fake Web API: base_url for AsyncWebClient, recorded calls, scripted failures."""
 
@@ -73,7 +81,7 @@ class FakeSlack:
         # oldest first: conversations.history answers from it.
         self._history: dict[str, list[dict[str, Any]]] = {}
         self._seq = itertools.count(1)
-        self._httpd = ThreadingHTTPServer((HOST, 0), self._handler_class())
+        self._httpd = _Server((HOST, 0), self._handler_class())
         self._httpd.daemon_threads = True
         self.host, self.port = HOST, self._httpd.server_address[1]
         self.base_url = f"http://{HOST}:{self.port}/api/"
@@ -203,13 +211,13 @@ class FakeSlack:
                 "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
     def _handle(self, verb: str, path: str, query: str, headers: dict[str, str],
-                raw: bytes) -> tuple[int, dict[str, Any], dict[str, str]]:
+                raw: bytes, at: float = 0.0) -> tuple[int, dict[str, Any], dict[str, str]]:
         if not path.startswith("/api/"):
             return 404, {"ok": False, "error": "unknown_path"}, {}
         method = path.removeprefix("/api/")
         body = _parse(headers.get("content-type", ""), raw, query)
         with self._lock:
-            self._calls.append(SlackCall(method, body, headers, verb, raw))
+            self._calls.append(SlackCall(method, body, headers, verb, raw, at))
             self._lock.notify_all()
             scripted = self._scripted.get(method)
             if scripted:
@@ -225,10 +233,11 @@ class FakeSlack:
             protocol_version = "HTTP/1.1"  # keep-alive, as aiohttp expects
 
             def _serve(self) -> None:
+                at = time.monotonic()  # the request line and headers are in
                 url = urlsplit(self.path)
                 raw = self._read_body()
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                status, payload, extra = fake._handle(self.command, url.path, url.query, headers, raw)
+                status, payload, extra = fake._handle(self.command, url.path, url.query, headers, raw, at)
                 out = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")

@@ -17,6 +17,8 @@ from jcbot.services.context import ServiceContext, ServiceError
 from jcbot.services.queries import ProposalView, committee_of, show
 from jcbot.services.roster_log import committee_rules
 
+# A burst of Object... clicks is over when no pop-up was asked for this long (seconds).
+POPUP_QUIET_S = 0.25
 
 
 def proposal_data(view: ProposalView, tz: str | None) -> dict:
@@ -36,6 +38,14 @@ class Asserting:
         # One click at a time per user in this process, so that a double click finds the
         # first one recorded (repeated_click) instead of racing it.
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # Pop-ups first. Slack drops a trigger_id after 3 s, so in a burst of Object... clicks
+        # every views.open must go out before the checks that follow them: their database
+        # reads hold the service threads and the interpreter (the GIL) that the next click's
+        # request needs. So the checks wait until no pop-up has been asked for a moment
+        # (POPUP_QUIET_S: the burst is over), and run one at a time.
+        self._opening = 0
+        self._last_popup = 0.0
+        self._checks = asyncio.Semaphore(1)
 
     async def _seat(self, client: AsyncWebClient, user: str, ref: str, place: dict):
         try:
@@ -61,13 +71,28 @@ class Asserting:
         """A click on Object...: the modal asking for the opinion, opened before any database work."""
         _, ref, version = blocks.parse_action(body["actions"][0]["action_id"])
         user, place = body["user"]["id"], place_of(body)
-        opened = await client.views_open(trigger_id=body["trigger_id"],
-                                         view=modals.objection_modal(ref, version, {"place": place}))
-        why = await self._cannot_object(client, user, ref, version, place)
+        loop = asyncio.get_running_loop()
+        self._opening += 1
+        self._last_popup = loop.time()
+        try:
+            opened = await client.views_open(trigger_id=body["trigger_id"],
+                                             view=modals.objection_modal(ref, version, {"place": place}))
+        finally:
+            self._opening -= 1
+            self._last_popup = loop.time()
+        async with self._checks:
+            await self._after_popups()
+            why = await self._cannot_object(client, user, ref, version, place)
         if why is not None:
             # The pop-up is open: it says why instead of asking for an opinion (and so does a message).
             await client.views_update(view_id=opened["view"]["id"], view=modals.notice_modal("Not possible", why))
             await tell(client, user, place, why)
+
+    async def _after_popups(self) -> None:
+        """Return once no pop-up is being opened and none was asked for POPUP_QUIET_S."""
+        loop = asyncio.get_running_loop()
+        while (wait := self._last_popup + POPUP_QUIET_S - loop.time()) > 0 or self._opening:
+            await asyncio.sleep(max(wait, POPUP_QUIET_S / 10))
 
     async def _cannot_object(self, client: AsyncWebClient, user: str, ref: str, version: int, place: dict) -> str | None:
         """Why this user cannot object to this version now (None if they can); the submission checks again."""

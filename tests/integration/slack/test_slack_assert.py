@@ -188,3 +188,31 @@ async def test_the_click_is_acknowledged_before_the_work_is_done(ctx, ref, fake_
     release.set()
     await fake_slack.wait_for_async("chat.update")
     assert [a.position for a in shown(ctx, ref).assertions] == ["affirmative"]
+
+
+async def test_in_a_burst_of_object_clicks_every_pop_up_opens_before_any_check(ctx, ref, fake_slack, slack_http,
+                                                                               monkeypatch):
+    # Issue 14: under 200 concurrent clicks the pop-up came seconds late (Slack drops a
+    # trigger after 3 s) because each click's checks (database reads) ran while the next
+    # clicks waited for the interpreter. Now the checks wait until the pop-ups are open.
+    from jcbot.channels.slack import asserting
+    from jcbot.services import proposals
+
+    proposals.withdraw(ctx, ref, "test", by="bat")  # so that every check ends in a views.update
+    checked: list[float] = []
+    real = asserting.committee_of
+
+    def committee_of(*args, **kwargs):
+        checked.append(time.monotonic())  # the fake stamps arrivals with the same clock
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(asserting, "committee_of", committee_of)
+    clickers = [SLACK[h] for h in ("sato", "tanaka", "bat", "suzuki")] * 2
+    answers = await asyncio.gather(*(slack_http.interact(slack_http.click(user, f"jc.object|{ref}|1"))
+                                     for user in clickers))
+    assert [a.status_code for a in answers] == [200] * len(clickers)
+    updated = await fake_slack.wait_for_async("views.update", len(clickers), timeout=30)
+    opened = fake_slack.calls("views.open")
+    assert len(opened) == len(updated) == len(checked) == len(clickers)
+    assert max(c.at for c in opened) < min(checked), "a check ran before every pop-up of the burst was open"
+    assert all("withdrawn" in all_text(u.body["view"]["blocks"]) for u in updated)
