@@ -36,6 +36,10 @@ class _Client(SocketModeClient):
     a listener on a field missing or of the wrong type.
     """
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._tasks: set[Future[None]] = set()  # listener runs, held until done (a bare future may be collected)
+
     async def process_message(self) -> None:
         raw = await self.message_queue.get()
         if raw is None:
@@ -51,9 +55,8 @@ class _Client(SocketModeClient):
             return
         if message.get("type") in shapes.ENVELOPES and not await self._whole(message):
             return
-        self._tasks = getattr(self, "_tasks", set())
         task: Future[None] = asyncio.ensure_future(self.run_message_listeners(message, raw))
-        self._tasks.add(task)  # held until done: a bare future may be collected mid-run
+        self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _whole(self, message: dict) -> bool:
