@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
-from jcbot.services import queries, reminders, sweep
+from jcbot.services import public_inputs, queries, reminders, sweep
 from jcbot.services.context import ServiceContext
 from jcbot.services.dispatcher import Dispatcher
 
@@ -165,6 +165,9 @@ class Scheduler:
                 now = self.ctx.clock.now()
                 if self._last_duties is None or now - self._last_duties >= DUTIES_EVERY:
                     sent += await asyncio.to_thread(reminders.flag_duties, self.ctx)
+                    purged = await asyncio.to_thread(public_inputs.purge_unconfirmed, self.ctx)
+                    if purged:
+                        log.info("event=inputs.purged count=%d", purged)
                     self._last_duties = now
                 if sent:
                     self._dispatch_soon()

@@ -133,6 +133,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("JCBOT_REFUSALS_PER_HOUR", "5", "At most this many refusal emails to one address in an hour; a refused reply past it is logged and not answered.", _count),
     Setting("JCBOT_INPUTS_PER_ADDRESS_PER_DAY", "5", "Public inputs one email address may send in 24 hours (all cases); past it the form answers 429.", _count),
     Setting("JCBOT_INPUTS_PER_NETWORK_PER_HOUR", "20", "Public inputs one network (an IPv4 /24 or IPv6 /64) may send in an hour; past it the form answers 429.", _count),
+    Setting("JCBOT_INPUTS_UNCONFIRMED_DAYS", "30", "A public input not confirmed this many days after it was sent is deleted (name, address, text); its link then answers as unknown.", _count),
     Setting("JCBOT_TRUSTED_PROXIES", "", "Comma-separated IP addresses of your reverse proxies: only a request coming from one of them is taken to be from the address its X-Forwarded-For names (rate limits of public inputs). Empty: the connection's own address.", _proxies),
     Setting("JCBOT_INBOUND_MAX_HEADER_BYTES", "65536", "A received email whose header is larger is ignored unread (each header field is also cut at 8 KiB).", _count),
     Setting("JCBOT_INBOUND_MAX_BODY_BYTES", "1048576", "Only this much of a received email's body is read (the answer is at its top).", _count),

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
+from sqlalchemy import delete, func, text
 from sqlmodel import Session, select
 
 from jcbot.core.cycle import CaseView, InputConfirmed
@@ -30,7 +30,7 @@ from jcbot.store.inputs import PublicInput
 from jcbot.store.models import Committee
 
 __all__ = ["Confirmation", "InputRefused", "InvalidInput", "Pending", "RateLimited", "Submitted", "confirm",
-           "counted", "local_time", "network_of", "pending", "submit", "validate"]
+           "counted", "local_time", "network_of", "pending", "purge_unconfirmed", "submit", "validate"]
 
 WINDOW = "public_inputs"
 LIMITS = {"name": 200, "affiliation": 200, "text": 20000, "email": 320}
@@ -145,8 +145,23 @@ def _case(tx: Tx, ref: str, lock: bool = False) -> case_flow.Loaded:
     return case_flow.load(tx.session, case)
 
 
+def _serialise(tx: Tx, *names: str) -> None:
+    """Hold, until the transaction ends, a lock on each name: two submissions from one address or
+    network wait for each other, so both cannot count the same rows under the limit.
+
+    SQLite needs none (a writing transaction holds the only write lock from its BEGIN).
+    """
+    if tx.session.get_bind().dialect.name != "postgresql":
+        return
+    for name in sorted(set(names)):  # one order everywhere: no deadlock between two such transactions
+        tx.session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
+                           {"name": f"jcbot:public_input:{name}"})
+    tx.after_lock()
+
+
 def _check_limits(tx: Tx, email: str, network: str) -> None:
     settings = tx.ctx.settings
+    _serialise(tx, f"email:{email}", f"network:{network}")
     for column, value, span, limit, what in (
         (PublicInput.email, email, timedelta(days=1), settings.inputs_per_address_per_day,
          "one email address in 24 hours"),
@@ -257,3 +272,21 @@ def counted(session: Session, case_id: int) -> list[PublicInput]:
     """A case's confirmed inputs the core counted, in the order they were confirmed (what is published)."""
     return list(session.exec(select(PublicInput).where(PublicInput.case_id == case_id, PublicInput.counted)
                              .order_by(PublicInput.confirmed_at, PublicInput.id)))  # type: ignore[arg-type]
+
+
+def purge_unconfirmed(ctx: ServiceContext, actor: str = "scheduler") -> int:
+    """Delete the inputs nobody confirmed within JCBOT_INPUTS_UNCONFIRMED_DAYS (their name, address and text).
+
+    Such an input was never published and never counted; keeping a stranger's address
+    for ever would serve no one. Returns how many were deleted (one audit event names the count).
+    """
+    with ctx.tx(actor) as tx:
+        before = tx.now - timedelta(days=ctx.settings.inputs_unconfirmed_days)
+        ids = list(tx.session.exec(select(PublicInput.id).where(
+            PublicInput.confirmed_at.is_(None), PublicInput.submitted_at < before)))  # type: ignore[union-attr]
+        if not ids:
+            return 0
+        tx.session.execute(delete(PublicInput).where(PublicInput.id.in_(ids)))  # type: ignore[union-attr]
+        tx.audit("input.purged", "public_inputs", {"inputs": sorted(ids), "unconfirmed_before": before})
+        return len(ids)
+

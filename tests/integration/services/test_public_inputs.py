@@ -138,3 +138,43 @@ def test_network_of():
     assert public_inputs.network_of("::ffff:203.0.113.77") == "203.0.113.0/24"
     assert public_inputs.network_of("2001:db8:1:2:3::4") == "2001:db8:1:2::/64"
     assert public_inputs.network_of(None) == "unknown" and public_inputs.network_of("nonsense") == "unknown"
+
+
+def test_simultaneous_submissions_from_one_address_cannot_pass_its_limit(ctx, engine):
+    # Ten at once from one address (limit 5): each counts the rows under a lock the others wait for.
+    import threading
+
+    case = _open_case(ctx)
+    start, outcomes = threading.Barrier(10), []
+
+    def one(i: int) -> None:
+        start.wait()
+        try:
+            _send(ctx, case.ref, email="ana@example.org", network=f"198.51.{i}.0/24")
+            outcomes.append("stored")
+        except public_inputs.RateLimited:
+            outcomes.append("limited")
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(outcomes) == ["limited"] * 5 + ["stored"] * 5
+    assert len(rows(engine, PublicInput)) == 5
+
+
+def test_inputs_never_confirmed_are_deleted_after_the_set_days(ctx, engine):
+    case = _open_case(ctx)
+    kept = _send(ctx, case.ref, email="ana@example.org")
+    dropped = _send(ctx, case.ref, email="bo@example.org", name="Bo Li")
+    assert public_inputs.confirm(ctx, _token(engine, kept.input_id)).counted
+    ctx.clock.advance(timedelta(days=29))
+    assert public_inputs.purge_unconfirmed(ctx) == 0  # not yet: JCBOT_INPUTS_UNCONFIRMED_DAYS is 30
+    ctx.clock.advance(timedelta(days=1, minutes=1))
+    assert public_inputs.purge_unconfirmed(ctx) == 1
+    assert [r.id for r in rows(engine, PublicInput)] == [kept.input_id]  # the confirmed one stays, published
+    assert public_inputs.confirm(ctx, _token(engine, dropped.input_id)) is None  # the link is now unknown
+    assert public_inputs.pending(ctx, _token(engine, dropped.input_id)) is None
+    assert "input.purged" in audit_actions(engine)
+    assert public_inputs.purge_unconfirmed(ctx) == 0
