@@ -96,6 +96,8 @@ def _popup(args) -> None:
     for name, p in (("jcbot", r.jcbot), ("bare", r.bare)):
         print(f"{name + ':':<6} views.open p50 {p.p50_s * ms:.0f} ms, p99 {p.p99_s * ms:.0f} ms, max "
               f"{max(p.delays_s) * ms:.0f} ms, {p.within_1s}/{r.clicks} within 1 s; ack p99 {p.acks.p99_s * ms:.0f} ms")
+    print(f"floor: the same requests to a server that answers at once: ack p50 {r.floor.p50_s * ms:.0f} ms, "
+          f"p99 {r.floor.p99_s * ms:.0f} ms (the client's own share)")
     print(f"ratio views.open p99 jcbot/bare = {r.p99_ratio:.2f} (target: p99 within 1 s)")
 
 

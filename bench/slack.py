@@ -110,6 +110,7 @@ class PopupResult:
     clicks: int
     jcbot: Popups
     bare: Popups
+    floor: Acks  # the same requests to a server that answers at once: what the client itself takes
 
     @property
     def p99_ratio(self) -> float:
@@ -222,6 +223,43 @@ def _dms(api_url: str, jc: committee.Committee) -> dict[tuple[str, str], list]:
                     if action.startswith("jc.affirm|"):
                         out[(seat.slack_user, action.split("|")[1])] = message["blocks"]
     return out
+
+
+# The floor of the measurement: a server (its own process, as the apps) that reads each
+# request and answers 200 at once, so the client's own cost of sending the burst shows.
+_NOTHING = """\
+import asyncio, sys
+
+async def answer(reader, writer):
+    try:
+        while True:
+            head = await reader.readuntil(b"\\r\\n\\r\\n")
+            length = next((int(line.split(b":")[1]) for line in head.split(b"\\r\\n")
+                           if line.lower().startswith(b"content-length:")), 0)
+            await reader.readexactly(length)
+            writer.write(b"HTTP/1.1 200 OK\\r\\ncontent-length: 0\\r\\n\\r\\n")
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        writer.close()
+
+async def main():
+    server = await asyncio.start_server(answer, "127.0.0.1", 0, backlog=1024)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+asyncio.run(main())
+"""
+
+
+def _floor(bodies: list[str]) -> Acks:
+    """The same requests, sent the same way, to a server that answers at once."""
+    proc = subprocess.Popen([sys.executable, "-c", _NOTHING], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        return asyncio.run(_fire(f"http://127.0.0.1:{port}/slack/events", bodies))
+    finally:
+        _stop(proc)
 
 
 class _Fake:
@@ -340,4 +378,4 @@ def measure_popups(storage: Path, members: int = 20, proposal_count: int = 10) -
         bare_popups = _popups(served.fake, "bare", bare_bodies, served.bare(bare_bodies))
         bodies = served.bodies("object", "jcbot")
         popups = _popups(served.fake, "jcbot", bodies, asyncio.run(_fire(served.url, bodies)))
-        return PopupResult(len(bodies), popups, bare_popups)
+        return PopupResult(len(bodies), popups, bare_popups, _floor(bodies))

@@ -21,3 +21,4 @@ def test_the_popup_bench_times_click_to_views_open_against_a_bare_bolt_app(tmp_p
     # Each pop-up opened after its click was sent (one clock: CLOCK_MONOTONIC in both processes).
     assert all(d > 0 for d in r.jcbot.delays_s + r.bare.delays_s)
     assert 0 < r.jcbot.p50_s <= r.jcbot.p99_s and 0 < r.bare.p50_s <= r.bare.p99_s and r.p99_ratio > 0
+    assert len(r.floor.latencies_s) == 8 and 0 < r.floor.p50_s <= r.floor.p99_s
