@@ -171,3 +171,16 @@ def test_bounce_tokens_read_the_envelope_first_then_the_headers():
     assert bounce_tokens(msg, "jc", ["jc+b-envelopetoken@x.org", "other+b-nope@x.org"]) == \
         ("envelopetoken", "headertoken")
     assert bounce_tokens(msg, "jc") == ("headertoken",)
+
+
+@pytest.mark.parametrize("header", ["Delivered-To", "X-Original-To"])
+async def test_a_dsn_naming_its_bounce_address_only_in_a_delivery_header_marks_it_too(sent, header):
+    # A Maildir or IMAP delivery has no envelope: the local delivery agent wrote the address
+    # it delivered to as Delivered-To (Postfix, Dovecot) or X-Original-To (Postfix).
+    jc, got = sent
+    raw = multipart_report("jc@jcm-mn.example.org", SATO)
+    result = receive(jc.ctx, f"{header}: {got[SATO].mail_from}\r\n".encode() + raw, via="maildir")
+    rows = {row.recipient: row.id for row in jc.outbox("distribution")}
+    assert (result.outcome, result.rule, result.bounced) == ("ignored", "bounce", rows[SATO])
+    assert statuses(jc)[SATO] == "bounced"
+    assert {s for r, s in statuses(jc).items() if r != SATO} == {"sent"}
