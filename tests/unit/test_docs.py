@@ -43,3 +43,21 @@ def test_the_quick_start_is_the_makefile_and_ci_runs_its_test_command():
     assert "run: install\n\t$(BIN)/jcbot serve" in makefile
     ci = (TOP / ".ci" / "run").read_text()
     assert "make test" in ci
+
+
+DOCS = [TOP / "README.md", *sorted((TOP / "docs").glob("*.md"))]
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=[d.name for d in DOCS])
+def test_every_document_a_doc_names_is_in_the_repository(doc):
+    # A link or a bare name (PROCEDURE.md): next to the doc, at the top, in docs/ or in docs/spec/.
+    import re
+
+    text = doc.read_text(encoding="utf-8")
+    missing = set()
+    for name in set(re.findall(r"[\w./-]+\.md\b", text)):
+        name = name.split("](")[-1].lstrip("(")
+        places = [doc.parent / name, TOP / name, TOP / "docs" / name, TOP / "docs" / "spec" / name]
+        if not any(p.is_file() for p in places):
+            missing.add(name)
+    assert not missing, f"{doc.name} names documents the repository does not hold: {sorted(missing)}"
