@@ -6,9 +6,12 @@ service calls, and blocks.py, modals.py and overview.py draw the answers.
 """
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Awaitable, Callable
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
 from jcbot.channels.slack import commands, modals
@@ -20,14 +23,39 @@ COMMAND = "/jc"
 NEED_OPINION = "A negative must carry your opinion: write why you object."
 
 
+def _authorize(client: AsyncWebClient, token: str) -> Callable[[], Awaitable[AuthorizeResult]]:
+    """bolt's authorization of each request: Slack's auth.test, asked once and shared.
+
+    bolt's own single-workspace authorization asks auth.test on every request until its
+    first answer is back, so a burst of clicks right after a start (or after the warm-up
+    was not one bolt saw) made as many auth.test calls as clicks, each holding its click's
+    pop-up. Here one call is made at a time, its answer kept; a failed one is asked again
+    by the next request.
+    """
+    lock = asyncio.Lock()
+    known: list[AuthorizeResult] = []
+
+    async def authorize() -> AuthorizeResult:
+        if not known:
+            async with lock:
+                if not known:
+                    response = await client.auth_test(token=token)
+                    known.append(AuthorizeResult.from_auth_test_response(auth_test_response=response, bot_token=token))
+        return known[0]
+
+    return authorize
+
+
 def build_app(ctx: ServiceContext) -> AsyncApp:
     """The Slack app of jcbot on the context's services (signatures checked by bolt)."""
     s = ctx.settings
     if not s.slack_bot_token:
         raise ValueError("JCBOT_SLACK_BOT_TOKEN is not set: the Slack app cannot start")
-    client = AsyncWebClient(token=s.slack_bot_token, base_url=s.slack_api_url)
+    # The token is the authorization's (each request's client gets it from there).
+    client = AsyncWebClient(base_url=s.slack_api_url)
     # Socket Mode needs no signing secret (Slack authenticates the socket); HTTP always has one.
-    app = AsyncApp(client=client, signing_secret=s.slack_signing_secret or "",
+    app = AsyncApp(client=client, authorize=_authorize(client, s.slack_bot_token),
+                   signing_secret=s.slack_signing_secret or "",
                    request_verification_enabled=bool(s.slack_signing_secret))
     asserting, cochairs = Asserting(ctx), CoChairs(ctx)
 

@@ -216,3 +216,19 @@ async def test_in_a_burst_of_object_clicks_every_pop_up_opens_before_any_check(c
     assert len(opened) == len(updated) == len(checked) == len(clickers)
     assert max(c.at for c in opened) < min(checked), "a check ran before every pop-up of the burst was open"
     assert all("withdrawn" in all_text(u.body["view"]["blocks"]) for u in updated)
+
+
+async def test_a_burst_of_clicks_right_after_start_asks_slack_auth_test_once(ctx, ref, fake_slack, slack_http):
+    # bolt's own authorization asked auth.test for every request until its first answer came
+    # back: a burst after a start waited on as many auth.test calls as clicks.
+    blocks = await distribution_dm(ctx, fake_slack, SLACK["sato"])
+    assert fake_slack.calls("auth.test") == []
+    users = [SLACK[h] for h in ("sato", "tanaka", "bat", "suzuki")]
+    answers = await asyncio.gather(*(slack_http.interact(slack_http.click(u, f"jc.object|{ref}|1", blocks))
+                                     for u in users for _ in range(3)))
+    assert [a.status_code for a in answers] == [200] * 12
+    opened = await fake_slack.wait_for_async("views.open", n=12)
+    assert len(opened) == 12
+    [asked] = fake_slack.calls("auth.test")
+    assert asked.token == ctx.settings.slack_bot_token
+    assert {c.token for c in opened} == {ctx.settings.slack_bot_token}  # each pop-up opened with the bot token
