@@ -13,8 +13,6 @@ from email.policy import compat32
 from email.utils import getaddresses
 from pathlib import Path
 
-import dkim as dkimpy
-
 from jcbot.channels.email.headers import with_date
 from jcbot.services.dispatcher import PermanentFailure
 from jcbot.settings import Settings
@@ -32,13 +30,18 @@ class DkimSigner:
         self.selector, self.private_key, self.domain = selector, private_key, domain
 
     def sign(self, data: bytes) -> bytes:
-        """The message with a DKIM-Signature header prepended."""
+        """The message with a DKIM-Signature header prepended; ValueError if it cannot be signed."""
         domain = self.domain or _from_domain(data)
         if not domain:
             raise ValueError("a DKIM signature needs a From address with a domain (or JCBOT_DKIM_DOMAIN)")
-        signature = dkimpy.sign(data, self.selector.encode("ascii"), domain.encode("idna"), self.private_key,
-                                canonicalize=(b"relaxed", b"relaxed"),
-                                include_headers=[h.encode("ascii") for h in SIGNED_HEADERS])
+        import dkim as dkimpy  # only where mail is signed: dkimpy and dnspython stay out of an unsigned `serve`
+
+        try:
+            signature = dkimpy.sign(data, self.selector.encode("ascii"), domain.encode("idna"), self.private_key,
+                                    canonicalize=(b"relaxed", b"relaxed"),
+                                    include_headers=[h.encode("ascii") for h in SIGNED_HEADERS])
+        except dkimpy.DKIMException as exc:
+            raise ValueError(str(exc)) from None
         return signature + data
 
 
@@ -68,5 +71,5 @@ async def wire_bytes(message_id: int, text: str, signer: DkimSigner | None) -> b
     # RSA takes a few milliseconds: off the event loop. Signed last, so it covers the Date.
     try:
         return await asyncio.to_thread(signer.sign, data)
-    except (ValueError, dkimpy.DKIMException) as exc:
+    except ValueError as exc:  # dkimpy's own errors come as ValueError (DkimSigner.sign)
         raise PermanentFailure(f"outbox message {message_id}: DKIM signing failed: {exc}") from None
