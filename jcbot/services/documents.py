@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import text
 from sqlmodel import Session, select
 
 from jcbot.services.context import ServiceContext, ServiceError, Tx
@@ -22,6 +21,7 @@ from jcbot.services.filetypes import FileRefused, Inspected, check_name, inspect
 from jcbot.settings import Settings
 from jcbot.store.audit import AuditEvent
 from jcbot.store.blobs import BlobError, Blobs, blob_store, require_sha256, sha256_hex
+from jcbot.store.db import lock_names
 from jcbot.store.documents import Document, ProposalDocument
 from jcbot.store.models import Proposal, ProposalVersion
 
@@ -31,7 +31,6 @@ __all__ = ["Attached", "DocumentUnavailable", "FileRefused", "Problem", "Upload"
 
 VISIBILITIES = ("public", "confidential")
 DEFAULT_MAX_BYTES = 25 << 20
-_LOCK_CLASS = 0x6A63  # "jc": the advisory-lock namespace of document hashes
 
 
 class DocumentUnavailable(Exception):
@@ -107,21 +106,14 @@ def _check(upload: Upload, settings: Settings) -> _Checked:
     return _Checked(upload, name, sha256_hex(upload.data), facts)
 
 
-def _lock(tx: Tx, sha256: str) -> None:
-    # PostgreSQL: two transactions storing the same bytes at once must not both insert the
-    # row (SQLite's BEGIN IMMEDIATE already serialises writers). Held until commit.
-    if tx.session.get_bind().dialect.name == "postgresql":
-        key = int(sha256[:8], 16) - (1 << 31)
-        tx.session.execute(text("SELECT pg_advisory_xact_lock(:c, :k)"), {"c": _LOCK_CLASS, "k": key})
-
-
 def _facts_of(d: Document) -> dict[str, Any]:
     return {"sha256": d.sha256, "name": d.name, "media_type": d.media_type, "size": d.size,
             "visibility": d.visibility, "pages": d.pages, "sheets": d.sheets, "stored_in": d.stored_in}
 
 
 def _store(tx: Tx, c: _Checked, committee_id: int | None) -> Document:
-    _lock(tx, c.sha256)
+    # Two transactions storing the same bytes at once must not both insert the row.
+    lock_names(tx.session, "document", c.sha256)
     doc = tx.session.exec(select(Document).where(Document.sha256 == c.sha256)).first()
     if doc is not None:
         if doc.visibility != c.upload.visibility:

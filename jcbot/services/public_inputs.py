@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, text
+from sqlalchemy import delete, func
 from sqlmodel import Session, select
 
 from jcbot.core.cycle import CaseView, InputConfirmed
@@ -26,6 +26,7 @@ from jcbot.services.notices import committee_data
 from jcbot.services.signin import valid_email
 from jcbot.services.viewers import normalize_email
 from jcbot.store.cases import Case
+from jcbot.store.db import lock_names
 from jcbot.store.inputs import PublicInput
 from jcbot.store.models import Committee
 
@@ -145,23 +146,11 @@ def _case(tx: Tx, ref: str, lock: bool = False) -> case_flow.Loaded:
     return case_flow.load(tx.session, case)
 
 
-def _serialise(tx: Tx, *names: str) -> None:
-    """Hold, until the transaction ends, a lock on each name: two submissions from one address or
-    network wait for each other, so both cannot count the same rows under the limit.
-
-    SQLite needs none (a writing transaction holds the only write lock from its BEGIN).
-    """
-    if tx.session.get_bind().dialect.name != "postgresql":
-        return
-    for name in sorted(set(names)):  # one order everywhere: no deadlock between two such transactions
-        tx.session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
-                           {"name": f"jcbot:public_input:{name}"})
-    tx.after_lock()
-
-
 def _check_limits(tx: Tx, email: str, network: str) -> None:
     settings = tx.ctx.settings
-    _serialise(tx, f"email:{email}", f"network:{network}")
+    # Two submissions from one address or network take turns: both cannot count the same rows under the limit.
+    lock_names(tx.session, "public_input", f"email:{email}", f"network:{network}")
+    tx.after_lock()
     for column, value, span, limit, what in (
         (PublicInput.email, email, timedelta(days=1), settings.inputs_per_address_per_day,
          "one email address in 24 hours"),

@@ -126,6 +126,20 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             yield session
 
 
+def lock_names(session: Session, namespace: str, *names: str) -> None:
+    """Hold a lock on each name until the transaction ends, so two transactions about one name take turns.
+
+    PostgreSQL: a transaction-scoped advisory lock per name, taken in one order (no
+    deadlock between two such transactions). SQLite needs none: a writing transaction
+    holds the only write lock from its BEGIN IMMEDIATE.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for name in sorted(set(names)):
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
+                        {"name": f"jcbot:{namespace}:{name}"})
+
+
 def canonical_json(value: Any) -> str:
     """The one JSON spelling of `value`: sorted keys, no spaces, UTF-8 kept as is."""
     return json.dumps(
