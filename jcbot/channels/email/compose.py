@@ -13,9 +13,7 @@ import logging
 import re
 import asyncio
 from datetime import datetime, timedelta
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,6 +21,7 @@ from jinja2 import ChainableUndefined, Environment, FileSystemLoader, StrictUnde
 
 from jcbot.channels.email import attachments
 from jcbot.channels.email.bounces import bounce_address
+from jcbot.channels.email.mime import Attachment, Draft, write
 from jcbot.channels.email.parse import accepted_forms_text
 from jcbot.channels.email.tokens import make_token, reply_address
 from jcbot.resources import templates_dir
@@ -36,9 +35,6 @@ from jcbot.store.outbox import Outgoing, email_payload
 
 log = logging.getLogger(__name__)
 
-# Headers as RFC 5322 wants them on the wire: CRLF, RFC 2047 words for non-ASCII, and
-# bodies in quoted-printable/base64 so the text stays 7-bit (any SMTP server takes it).
-WIRE = SMTP.clone(cte_type="7bit")
 ANSWERABLE = ("distribution", "reminder", "seat_reminder", "confirmation", "refusal")
 # Kinds with templates of their own; any other kind is sent in the generic (digest) form.
 KINDS = ("distribution", "confirmation", "escalation", "reminder", "seat_reminder", "adoption", "withdrawn",
@@ -98,6 +94,47 @@ def deadline_lines(iso: str | None, member_zone: str | None, committee_zone: str
 
 def deadline_ics(proposal: dict, committee: dict, domain: str, answer_to: str | None) -> bytes:
     """An iCalendar event at the deadline; one UID per proposal, so a revision updates it."""
+    how = f"Reply to the proposal email ({answer_to})" if answer_to else "Reply to the proposal email"
+    description = (f"Assertions on {proposal['ref']} must be made before this moment. "
+                   f"{how} with AFFIRM, or OBJECT and your opinion.")
+    frame = _ics_frame(proposal["id"], int(proposal["version"]), proposal["distributed_at"], proposal["deadline"],
+                       proposal["ref"], proposal["title"], committee["name"], domain)
+    if frame is None:
+        return _calendar(proposal["id"], int(proposal["version"]), proposal["distributed_at"], proposal["deadline"],
+                         proposal["ref"], proposal["title"], committee["name"], domain, description)
+    before, after = frame
+    return before + _description_line(description) + after
+
+
+# The event's DESCRIPTION names the member's reply address; all else is the same for every
+# member of a fan-out: made once, with this stand-in where each member's line goes.
+_DESCRIPTION_MARK = "jcbot-description-of-the-member"
+
+
+@lru_cache(maxsize=64)
+def _ics_frame(pid: Any, version: int, distributed_at: str | None, deadline: str, ref: str, title: str,
+               committee: str, domain: str) -> tuple[bytes, bytes] | None:
+    """The calendar before and after the event's DESCRIPTION line (None if that line cannot be found once)."""
+    ics = _calendar(pid, version, distributed_at, deadline, ref, title, committee, domain, _DESCRIPTION_MARK)
+    line = _description_line(_DESCRIPTION_MARK)
+    if ics.count(line) != 1:
+        return None
+    before, _, after = ics.partition(line)
+    return before, after
+
+
+def _description_line(text: str) -> bytes:
+    """The folded DESCRIPTION content line of an event, as icalendar writes it inside the calendar."""
+    from icalendar import Event
+
+    event = Event()
+    event.add("description", text)
+    lines = event.to_ical()
+    return lines[len(b"BEGIN:VEVENT\r\n"):-len(b"END:VEVENT\r\n")]
+
+
+def _calendar(pid: Any, version: int, distributed_at: str | None, deadline: str, ref: str, title: str,
+              committee: str, domain: str, description: str) -> bytes:
     # Imported here: icalendar costs `jcbot serve` about 4 MiB, and only distribution emails need it.
     from icalendar import Alarm, Calendar, Event
 
@@ -106,20 +143,18 @@ def deadline_ics(proposal: dict, committee: dict, domain: str, answer_to: str | 
     cal.add("version", "2.0")
     cal.add("method", "PUBLISH")
     event = Event()
-    event.add("uid", f"jcbot-proposal-{proposal['id']}-deadline@{domain}")
-    event.add("sequence", int(proposal["version"]))
-    event.add("dtstamp", datetime.fromisoformat(proposal["distributed_at"] or proposal["deadline"]))
+    event.add("uid", f"jcbot-proposal-{pid}-deadline@{domain}")
+    event.add("sequence", version)
+    event.add("dtstamp", datetime.fromisoformat(distributed_at or deadline))
     # DTSTART alone is an instant (RFC 5545 3.6.1): the deadline is a moment, not a slot.
-    event.add("dtstart", datetime.fromisoformat(proposal["deadline"]))
-    event.add("summary", f"Deadline: {proposal['ref']} {proposal['title']} ({committee['name']})")
-    how = f"Reply to the proposal email ({answer_to})" if answer_to else "Reply to the proposal email"
-    event.add("description", f"Assertions on {proposal['ref']} must be made before this moment. "
-                             f"{how} with AFFIRM, or OBJECT and your opinion.")
+    event.add("dtstart", datetime.fromisoformat(deadline))
+    event.add("summary", f"Deadline: {ref} {title} ({committee})")
+    event.add("description", description)
     event.add("transp", "TRANSPARENT")
     alarm = Alarm()
     alarm.add("action", "DISPLAY")
     alarm.add("trigger", timedelta(days=-1))
-    alarm.add("description", f"{proposal['ref']}: one day left to answer")
+    alarm.add("description", f"{ref}: one day left to answer")
     event.add_component(alarm)
     cal.add_component(event)
     return cal.to_ical()
@@ -141,6 +176,8 @@ class EmailRenderer:
             loader=FileSystemLoader(str(templates_dir(settings) / "email")), autoescape=select_autoescape(["html"]),
             undefined=StrictUndefined if strict else ChainableUndefined, trim_blocks=True, lstrip_blocks=True,
             keep_trailing_newline=True,
+            # Templates are read once: no stat of every template file at each email (restart to change them).
+            auto_reload=False,
         )
         self.env.filters["when"] = local_time
         self._secret: bytes | None = None
@@ -161,8 +198,7 @@ class EmailRenderer:
         to = outgoing.address("email", notice, self.settings)
         if not to:
             return []
-        message = self.compose(notice)
-        text = message.as_string(policy=WIRE)
+        text = self.compose(notice)
         return [Rendered("email", to, email_payload(text, mail_from=self.mail_from, rcpt_to=[to]))]
 
     def for_outbox(self, message: Outgoing) -> dict[str, Any] | None:
@@ -290,8 +326,17 @@ class EmailRenderer:
         subject, text, html = self._render("digest", values)
         return subject, text, html, values, None
 
-    def compose(self, notice: Notice) -> EmailMessage:
-        """The email of a notice, with its headers, text and HTML parts (and .ics for a distribution)."""
+    def compose(self, notice: Notice) -> str:
+        """The email of a notice as RFC 5322 text (CRLF), with its headers, text and HTML parts (and .ics for a distribution).
+
+        Written by jcbot.channels.email.mime: the text EmailMessage(policy=WIRE) gives for
+        these headers, set_content(text), add_alternative(html), add_attachment(...) per
+        file and the boundaries derived from the notice key.
+        """
+        return write(*self.draft(notice))
+
+    def draft(self, notice: Notice) -> tuple[Draft, tuple[str, str], tuple[str, ...]]:
+        """The pieces of a notice's email: headers and parts, the MIME boundaries, and their varying token."""
         try:
             answer_to = self._answer_to(notice)
             subject, text, html, values, ics = self._parts(notice, answer_to)
@@ -303,41 +348,42 @@ class EmailRenderer:
             log.exception("email: cannot render %s notice %s; sending the generic form", notice.kind, notice.key)
             answer_to = None
             subject, text, html, values, ics = self._generic(notice)
-        msg = EmailMessage(policy=WIRE)
-        msg["From"] = Address((values["committee"] or {}).get("name") or "jcbot", addr_spec=self.mail_from)
-        msg["To"] = Address(notice.recipient.name or "", addr_spec=notice.recipient.email)
-        msg["Subject"] = subject
-        msg["Message-ID"] = message_id(self.secret, notice.key, self.domain)
-        self._thread(msg, notice)
+        mid = message_id(self.secret, notice.key, self.domain)
+        headers: list[tuple[str, Any]] = [
+            ("From", ((values["committee"] or {}).get("name") or "jcbot", self.mail_from)),
+            ("To", (notice.recipient.name or "", notice.recipient.email)),
+            ("Subject", subject),
+            ("Message-ID", mid),
+        ]
+        varying = {"Message-ID": _digests(mid)}
+        refs = self._thread(notice)
+        if refs:
+            headers += [("In-Reply-To", refs[-1]), ("References", " ".join(refs))]
+            varying["In-Reply-To"] = _digests(refs[-1])
+            varying["References"] = _digests(" ".join(refs))
         if answer_to:
-            msg["Reply-To"] = answer_to
+            headers.append(("Reply-To", answer_to))
+            varying["Reply-To"] = tuple(t for t in (answer_to.partition("+")[2].partition("@")[0],) if t)
         # RFC 3834: marks the mail as automatic so responders do not answer it.
-        msg["Auto-Submitted"] = "auto-replied" if notice.kind == "refusal" else "auto-generated"
-        msg["X-Auto-Response-Suppress"] = "OOF, AutoReply"  # Exchange: no out-of-office replies to jcbot
-        msg["X-Jcbot-Notice"] = notice.kind
-        msg.set_content(text)
-        msg.add_alternative(html, subtype="html")
+        headers.append(("Auto-Submitted", "auto-replied" if notice.kind == "refusal" else "auto-generated"))
+        headers.append(("X-Auto-Response-Suppress", "OOF, AutoReply"))  # Exchange: no out-of-office replies to jcbot
+        headers.append(("X-Jcbot-Notice", notice.kind))
+        files = []
         for doc, data in values.get("files") or []:
             maintype, _, subtype = doc["media_type"].partition("/")
-            msg.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream", filename=doc["name"])
+            files.append(Attachment(data, maintype, subtype or "octet-stream", doc["name"]))
         if ics is not None:
             name = f"{values['proposal']['ref']}-deadline.ics"
-            msg.add_attachment(ics, maintype="text", subtype="calendar", filename=name,
-                               params={"method": "PUBLISH", "charset": "utf-8"})
-        self._fixed_boundaries(msg, notice.key)
-        return msg
+            files.append(Attachment(ics, "text", "calendar", name, (("method", "PUBLISH"), ("charset", "utf-8"))))
+        # MIME boundaries from the notice key, so a render after a crash is byte for byte the
+        # same message. "=_" never occurs in base64 or quoted-printable bodies (where "=" is
+        # always "=3D" or a soft break), so these boundaries cannot collide with the content.
+        seed = hmac.new(self.secret, b"boundary\x00" + notice.key.encode("utf-8"), hashlib.sha256).hexdigest()[:24]
+        boundaries = (f"=_jcbot_{seed}_0", f"=_jcbot_{seed}_1")
+        return Draft(headers, text, html, files, varying), boundaries, (seed,)
 
-    def _fixed_boundaries(self, msg: EmailMessage, key: str) -> None:
-        """MIME boundaries from the notice key, so a render after a crash is byte for byte the same message.
-
-        "=_" never occurs in base64 or quoted-printable bodies (where "=" is always "=3D"
-        or a soft break), so these boundaries cannot collide with the content.
-        """
-        seed = hmac.new(self.secret, b"boundary\x00" + key.encode("utf-8"), hashlib.sha256).hexdigest()[:24]
-        for i, part in enumerate(p for p in msg.walk() if p.is_multipart()):
-            part.set_boundary(f"=_jcbot_{seed}_{i}")
-
-    def _thread(self, msg: EmailMessage, notice: Notice) -> None:
+    def _thread(self, notice: Notice) -> list[str]:
+        """The ids this notice answers (In-Reply-To is the last): the member's distribution, their own message."""
         p = notice.data.get("proposal")
         refs: list[str] = []
         if notice.kind != "distribution" and p and p.get("version_id") is not None and notice.recipient.member_id:
@@ -345,9 +391,12 @@ class EmailRenderer:
             refs.append(message_id(self.secret, root, self.domain))
         if notice.data.get("in_reply_to"):
             refs.append(notice.data["in_reply_to"])  # a refusal answers the member's own message
-        if refs:
-            msg["In-Reply-To"] = refs[-1]
-            msg["References"] = " ".join(refs)
+        return refs
+
+
+def _digests(ids: str) -> tuple[str, ...]:
+    """The digests of jcbot's own Message-IDs in a header value (the part that differs per message)."""
+    return tuple(m.group(1) for m in re.finditer(r"<jcbot\.[A-Za-z0-9]*\.([0-9a-f]{32})@", ids))
 
 
 async def rendered(renderer: EmailRenderer | None, message: Outgoing) -> dict[str, Any]:

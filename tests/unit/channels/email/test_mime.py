@@ -1,0 +1,136 @@
+"""The MIME writer: the same text as EmailMessage with the SMTP policy, and what the stdlib parser reads in it."""
+from __future__ import annotations
+
+import random
+from email import message_from_bytes
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import default
+
+import pytest
+
+from jcbot.channels.email.mime import WIRE, Attachment, Draft, header_line, text_body, write
+
+SEED = "0123456789abcdef01234567"
+BOUNDARIES = (f"=_jcbot_{SEED}_0", f"=_jcbot_{SEED}_1")
+DIGEST = "9f86d081884c7d659a2feaa0c55ad015"
+TOKEN = "aebagbafaydqqcikbmga2dqpcaireeyu"
+LONG_SUBJECT = ("[JC-MN] Proposed decision MN-P-2026-007: 太陽光発電の方法論 and the grid emission factor "
+                "for the central energy system, second revision after the panel's comments")
+PDF = bytes(range(256)) * 9
+
+
+def stdlib(draft: Draft, boundaries=BOUNDARIES) -> str:
+    """The message as compose.py built it before the writer: EmailMessage + WIRE, the reference."""
+    msg = EmailMessage(policy=WIRE)
+    for name, value in draft.headers:
+        msg[name] = Address(value[0], addr_spec=value[1]) if isinstance(value, tuple) else value
+    msg.set_content(draft.text)
+    msg.add_alternative(draft.html, subtype="html")
+    for a in draft.attachments:
+        msg.add_attachment(a.data, maintype=a.maintype, subtype=a.subtype, filename=a.filename,
+                           params=dict(a.params) or None)
+    for i, part in enumerate(p for p in msg.walk() if p.is_multipart()):
+        part.set_boundary(boundaries[i])
+    return msg.as_string(policy=WIRE)
+
+
+def draft(name="Hanako Sato", subject="[JC-MN] Proposed decision MN-P-2026-007", text="Dear member,\n\nAFFIRM or OBJECT.\n",
+          html="<p>Dear member,</p>\n", files=(), in_reply_to=None, committee="Japan-Mongolia Joint Committee") -> Draft:
+    mid = f"<jcbot.distribution.{DIGEST}@jcm-mn.example.org>"
+    headers = [("From", (committee, "jc@jcm-mn.example.org")), ("To", (name, "sato@example.org")),
+               ("Subject", subject), ("Message-ID", mid)]
+    varying = {"Message-ID": (DIGEST,)}
+    if in_reply_to:
+        headers += [("In-Reply-To", in_reply_to), ("References", f"{mid} {in_reply_to}")]
+        varying["References"] = (DIGEST,)
+    headers += [("Reply-To", f"jc-replies+{TOKEN}@jcm-mn.example.org"), ("Auto-Submitted", "auto-generated"),
+                ("X-Auto-Response-Suppress", "OOF, AutoReply"), ("X-Jcbot-Notice", "distribution")]
+    varying["Reply-To"] = (TOKEN,)
+    return Draft(headers, text, html, list(files), varying)
+
+
+def parsed(text: str) -> EmailMessage:
+    return message_from_bytes(text.encode("ascii"), _class=EmailMessage, policy=default)
+
+
+ICS = Attachment(b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n", "text", "calendar", "MN-P-2026-007-deadline.ics",
+                 (("method", "PUBLISH"), ("charset", "utf-8")))
+CASES = {
+    "ascii": draft(),
+    "non-ascii name and subject": draft(name="Цэцэг Болд", subject="[JC-MN] 太陽光発電の方法論"),
+    "long subject that folds": draft(subject=LONG_SUBJECT),
+    "quoted name": draft(name='O\'Brien, Pat "JC" (host)'),
+    "long name": draft(name="Bolormaa Tserendorj-Enkhbayar of the Ministry of Environment and Tourism of Mongolia"),
+    "long lines and non-ascii text": draft(text="Réponse " * 40 + "\n" + "é\n" * 30, html="<p>" + "ü" * 200 + "</p>"),
+    "threaded": draft(in_reply_to="<CAF=x+y/z@mail.gmail.com>"),
+    "attachments": draft(files=[Attachment(PDF, "application", "pdf", "Methodology MN_AM007 ver01.0.pdf"), ICS]),
+    "non-ascii long file name": draft(files=[Attachment(PDF[:100], "application", "pdf",
+                                                        "報告書 of the Methodologies Panel, second meeting, annex 3.pdf")]),
+    "empty bodies": draft(text="", html=""),
+}
+
+
+@pytest.mark.parametrize("case", CASES, ids=list(CASES))
+def test_writer_gives_the_bytes_emailmessage_gives(case):
+    assert write(CASES[case], BOUNDARIES, (SEED,)) == stdlib(CASES[case])
+
+
+@pytest.mark.parametrize("case", CASES, ids=list(CASES))
+def test_the_stdlib_parser_reads_back_headers_parts_and_files(case):
+    d = CASES[case]
+    text = write(d, BOUNDARIES, (SEED,))
+    assert text.isascii() and "\n" not in text.replace("\r\n", "")
+    assert all(len(line) <= 998 for line in text.split("\r\n"))
+    msg = parsed(text)
+    values = dict(d.headers)
+    assert msg["Subject"] == values["Subject"]
+    [to] = msg["To"].addresses
+    assert (to.display_name, to.addr_spec) == values["To"]
+    [sender] = msg["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == values["From"]
+    # (the stdlib reads a Message-ID folded onto its own line with the fold's space: stripped)
+    assert msg["Message-ID"].strip() == values["Message-ID"]
+    assert [a.addr_spec for a in msg["Reply-To"].addresses] == [values["Reply-To"]]
+    assert " ".join(str(msg.get("References", "")).split()) == values.get("References", "")
+    # A body always ends with a line break on the wire.
+    assert msg.get_body(("plain",)).get_content().replace("\r\n", "\n") == d.text.removesuffix("\n") + "\n"
+    assert msg.get_body(("html",)).get_content().replace("\r\n", "\n") == d.html.removesuffix("\n") + "\n"
+    files = list(msg.iter_attachments())
+    assert [(p.get_filename(), p.get_content_type(), p.get_payload(decode=True)) for p in files] == \
+        [(a.filename, f"{a.maintype}/{a.subtype}", a.data) for a in d.attachments]
+    for part, a in zip(files, d.attachments):
+        assert [(k, part.get_param(k)) for k, _ in a.params] == list(a.params)
+    assert msg.get_boundary() == BOUNDARIES[0]
+
+
+def test_headers_with_a_varying_token_fold_as_the_stdlib_folds_them():
+    # The shape of a value is folded once and the token put back: any length, any token.
+    rnd = random.Random(11)
+    alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+    for _ in range(300):
+        token = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 70)))
+        domain = "x" * rnd.randint(1, 60) + ".example.org"
+        for name, value in [("Reply-To", f"jc+{token}@{domain}"), ("Message-ID", f"<jcbot.reminder.{token}@{domain}>"),
+                            ("References", f"<jcbot.distribution.{token}@{domain}> <a{token[:5]}@b.example>"),
+                            ("Content-Type", f'multipart/mixed; boundary="=_jcbot_{token}_0"')]:
+            assert header_line(name, value, (token,)) == WIRE.header_factory(name, value).fold(policy=WIRE), value
+
+
+def test_a_token_that_is_not_alone_or_not_alphanumeric_is_folded_whole():
+    value = "<jcbot.a.abc@abc.example>"
+    assert header_line("Message-ID", value, ("abc",)) == WIRE.header_factory("Message-ID", value).fold(policy=WIRE)
+    assert header_line("Subject", "a-b c", ("a-b",)) == "Subject: a-b c\r\n"
+
+
+def test_a_header_with_a_line_break_is_refused_as_emailmessage_refuses_it():
+    with pytest.raises(ValueError, match="linefeed"):
+        write(draft(subject="Hello\r\nBcc: everyone@example.org"), BOUNDARIES)
+
+
+@pytest.mark.parametrize("text, cte", [("plain\n", "7bit"), ("é\n", "quoted-printable"), ("x" * 100 + "\n", "quoted-printable"),
+                                       ("太陽光" * 40, "base64"), ("", "7bit")])
+def test_text_bodies_take_the_encoding_emailmessage_chooses(text, cte):
+    msg = EmailMessage(policy=WIRE)
+    msg.set_content(text)
+    assert text_body(text) == (cte, msg.get_payload()) and msg["Content-Transfer-Encoding"] == cte
