@@ -115,7 +115,8 @@ def _rss(args) -> None:
     mib = 1024
     print(f"\nidle RSS, {r.idle_s:g} s after the first answer: jcbot serve (SQLite, defaults) "
           f"{r.jcbot_kib / mib:.1f} MiB; bare slack-bolt + uvicorn {r.bare_kib / mib:.1f} MiB")
-    print(f"ratio jcbot/bare = {r.ratio:.2f}")
+    print(f"ratio jcbot/bare = {r.ratio:.2f}; jcbot serve once its first page has loaded the pages and the API: "
+          f"{r.jcbot_paged_kib / mib:.1f} MiB")
 
 
 def _dispatch(args) -> None:

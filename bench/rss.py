@@ -2,7 +2,8 @@
 
 `jcbot serve` runs with its defaults (SQLite, mail written as files, no Slack, no mail
 intake) on a free port; once /healthz answers and a few seconds have passed, VmRSS is read
-from /proc/PID/status. The baseline in the same run: the bare slack-bolt AsyncApp behind
+from /proc/PID/status. Then, reported beside it (not part of the ratio), the same process
+once its first page (/) has loaded the pages and the API, read as long after. The baseline in the same run: the bare slack-bolt AsyncApp behind
 uvicorn of bench/bare.py, started as its own process, idle for as long, read the same way.
 """
 from __future__ import annotations
@@ -27,6 +28,7 @@ class RssResult:
     jcbot_kib: int  # VmRSS of `jcbot serve`, idle
     bare_kib: int  # VmRSS of the bare slack-bolt + uvicorn process, idle
     idle_s: float
+    jcbot_paged_kib: int = 0  # VmRSS of the same `jcbot serve` once its first page has been asked for
 
     @property
     def ratio(self) -> float:
@@ -73,7 +75,7 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def _jcbot(storage: Path, idle_s: float) -> int:
+def _jcbot(storage: Path, idle_s: float) -> tuple[int, int]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("JCBOT_")} | {
         "JCBOT_STORAGE_DIR": str(storage), "JCBOT_SECRET": "bench-secret-0123456789",
@@ -81,7 +83,11 @@ def _jcbot(storage: Path, idle_s: float) -> int:
     proc = subprocess.Popen([sys.executable, "-m", "jcbot", "serve"], env=env, cwd=storage,
                             stdout=subprocess.DEVNULL, stderr=(storage / "serve.log").open("wb"))
     try:
-        return idle_rss(proc, f"http://127.0.0.1:{port}/healthz", idle_s)
+        idle = idle_rss(proc, f"http://127.0.0.1:{port}/healthz", idle_s)
+        page = httpx.get(f"http://127.0.0.1:{port}/", headers={"Accept": "text/html"}, timeout=60)
+        page.raise_for_status()
+        time.sleep(idle_s)
+        return idle, _vmrss_kib(proc.pid)
     finally:
         _stop(proc)
 
@@ -100,6 +106,6 @@ def measure(idle_s: float = 3.0) -> RssResult:
     with tempfile.TemporaryDirectory(prefix="jcbot-bench-rss-") as tmp:
         folder = Path(tmp)
         (folder / "jcbot").mkdir()
-        jcbot_kib = _jcbot(folder / "jcbot", idle_s)
+        jcbot_kib, paged_kib = _jcbot(folder / "jcbot", idle_s)
         bare_kib = _bare(folder, idle_s)
-    return RssResult(jcbot_kib, bare_kib, idle_s)
+    return RssResult(jcbot_kib, bare_kib, idle_s, paged_kib)

@@ -12,7 +12,7 @@ from jcbot import resources
 from jcbot.clock import Clock, SystemClock
 from jcbot.services.context import Notice, Rendered, Renderer, ServiceContext
 from jcbot.settings import Settings, load_settings
-from jcbot.store.db import database_url, init_db, make_engine, storage_dir
+from jcbot.store.db import database_url, init_db, init_db_apart, make_engine, storage_dir
 
 
 class _Deferred:
@@ -71,13 +71,21 @@ def renderers(settings: Settings, engine: Any = None) -> list[Renderer]:
     return out
 
 
-def build_context(settings: Settings | None = None, clock: Clock | None = None, migrate: bool = True) -> ServiceContext:
-    """A ServiceContext on the configured database (brought to the newest schema)."""
+def build_context(settings: Settings | None = None, clock: Clock | None = None, migrate: bool = True,
+                  apart: bool = False) -> ServiceContext:
+    """A ServiceContext on the configured database (brought to the newest schema).
+
+    `apart`: a migration runs in a child process (init_db_apart), so a process that
+    stays up (`jcbot serve`) never holds Alembic.
+    """
     settings = settings or load_settings()
     # The templates and rules folders the settings name, for the renderers that hold no settings.
     resources.use(settings)
     storage_dir(settings)  # made now: documents and mail files go there whichever the database
     engine = make_engine(database_url(settings), pool_size=settings.db_threads)
     if migrate:
-        init_db(engine)
+        if apart:
+            init_db_apart(engine, settings.log_level)
+        else:
+            init_db(engine)
     return ServiceContext(engine=engine, clock=clock or SystemClock(), settings=settings, renderers=renderers(settings, engine))

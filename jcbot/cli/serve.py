@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -19,8 +23,6 @@ def register(app: typer.Typer) -> None:
 
 def serve() -> None:
     """Run the HTTP app, mail intake, the outbox dispatcher and the scheduler until SIGTERM/SIGINT."""
-    from pathlib import Path
-
     from jcbot.cli.common import _OVERRIDES
     from jcbot.settings import locate
 
@@ -45,16 +47,78 @@ def serve() -> None:
         raise typer.Exit(1)
 
 
-def _senders(settings: Settings) -> dict:
+class _LazySender:
+    """A channel's sender, made when the dispatcher first hands it a message.
+
+    An idle `jcbot serve` then holds neither aiosmtplib nor the MIME composition (about
+    3 MiB resident); anything else asked of it (already_delivered...) is the real sender's.
+    """
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._sender: Any = None
+
+    def real(self) -> Any:
+        if self._sender is None:
+            self._sender = self._build()
+        return self._sender
+
+    async def send(self, message: Any) -> None:
+        await self.real().send(message)
+
+    async def close(self) -> None:
+        """Close the real sender if it was made (nothing was opened otherwise)."""
+        close = getattr(self._sender, "close", None)
+        if close is not None:
+            await close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real(), name)
+
+
+def _email(settings: Settings) -> Any:
     from jcbot.channels.email.smtp import email_sender
+
+    return email_sender(settings)
+
+
+def _http(settings: Settings) -> Any:
     from jcbot.channels.http import HttpRenderer, HttpSender
 
-    senders = {"email": email_sender(settings), "http": HttpSender(HttpRenderer(settings))}
-    if settings.slack_bot_token:
-        from jcbot.channels.slack.sender import SlackSender
+    return HttpSender(HttpRenderer(settings))
 
-        senders["slack"] = SlackSender(settings)
-    return senders
+
+def _slack(settings: Settings) -> Any:
+    from jcbot.channels.slack.sender import SlackSender
+
+    return SlackSender(settings)
+
+
+def _senders(settings: Settings, lazy: bool = False) -> dict:
+    """The dispatcher's sender of each channel; `lazy`: each made on its first message (`jcbot serve`)."""
+    builds: dict[str, Callable[[], Any]] = {"email": lambda: _email(settings), "http": lambda: _http(settings)}
+    if settings.slack_bot_token:
+        builds["slack"] = lambda: _slack(settings)
+    return {channel: _LazySender(build) if lazy else build() for channel, build in builds.items()}
+
+
+def _ensure_maildir(root: Path) -> None:
+    """Make the Maildir's folders (channels.email.maildir.ensure's), without importing the intake."""
+    for sub in ("new", "cur", "tmp"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+
+
+def _poll_maildir(ctx: Any, root: Path) -> int:
+    """The Maildir intake's poll_once, imported (Jinja, the MIME intake: about 3 MiB) once a reply is in new/."""
+    try:
+        with os.scandir(root / "new") as entries:
+            if not any(not entry.name.startswith(".") for entry in entries):
+                return 0  # what poll_once answers for an empty new/
+    except FileNotFoundError:
+        pass  # poll_once makes the folders again
+    from jcbot.channels.email import maildir as intake
+
+    return intake.poll_once(ctx, root)
 
 
 def worker_id(settings: Settings) -> str:
@@ -74,7 +138,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     from jcbot.leadership import leadership_for
     from jcbot.scheduler import Scheduler
     from jcbot.services.dispatcher import Dispatcher
-    from jcbot.web.app import create_app
+    from jcbot.web.front import Front
 
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -83,8 +147,9 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # not the main thread (tests)
             pass
-    ctx = await asyncio.to_thread(build_context, settings)
-    dispatcher = Dispatcher(ctx.engine, _senders(settings), ctx.clock, worker=worker_id(settings))
+    # A migration runs in a child process: Alembic never stays resident here.
+    ctx = await asyncio.to_thread(build_context, settings, apart=True)
+    dispatcher = Dispatcher(ctx.engine, _senders(settings, lazy=True), ctx.clock, worker=worker_id(settings))
     poll = None
     if settings.inbound_imap_host:
         from jcbot.channels.email.imap import poll_once
@@ -94,18 +159,16 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     poll_maildir = None
     maildir = settings.inbound_maildir_path
     if maildir is not None:
-        from jcbot.channels.email import maildir as maildir_intake
-
-        await asyncio.to_thread(maildir_intake.ensure, maildir)
+        await asyncio.to_thread(_ensure_maildir, maildir)
 
         async def poll_maildir() -> int:
-            return await ctx.run(maildir_intake.poll_once, ctx, maildir)
+            return await ctx.run(_poll_maildir, ctx, maildir)
     scheduler = Scheduler(ctx, dispatcher, poll, poll_maildir)
     # Notices committed in this process go out at once (JCBOT_DISPATCH_INTERVAL is for retries and other replicas).
     ctx.on_enqueued = scheduler.wake
     # Replicas on one PostgreSQL: only the leader sweeps, keeps the alarm, reminds and polls IMAP.
     leadership = leadership_for(ctx.engine, retry_s=settings.leader_interval)
-    web = create_app(ctx)
+    web = Front(ctx)  # the pages and the API are loaded on their first request
     web.state.leadership = leadership  # /healthz reports the role
     config = uvicorn.Config(web, host=settings.http_host, port=settings.http_port,
                             log_level="warning", lifespan="off", access_log=False)

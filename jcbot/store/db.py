@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -285,3 +286,48 @@ def init_db(engine: Engine) -> None:
         finally:
             if sqlite:
                 conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
+
+
+def init_db_apart(engine: Engine, log_level: str = "WARNING") -> None:
+    """init_db in a short-lived child process, for a process that stays up (`jcbot serve`).
+
+    Alembic, Mako and the migration scripts (about 12 MiB resident) are then never
+    imported here; at head nothing is started. A database no other process can open
+    (SQLite in memory) is migrated in this process. The child's errors reach stderr as
+    they would here, and a failure raises RuntimeError naming the child's last line.
+    """
+    import subprocess
+    import sys
+
+    if at_head(engine):
+        return
+    if engine.url.get_backend_name() == "sqlite" and engine.url.database in (None, "", ":memory:"):
+        init_db(engine)
+        return
+    package_root = str(Path(__file__).resolve().parents[2])
+    # The URL (it may hold a password) goes in the environment, never on the command line.
+    env = os.environ | {_CHILD_URL: engine.url.render_as_string(hide_password=False),
+                        "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([sys.executable, "-c", "from jcbot.store.db import _migrate_child; _migrate_child()",
+                           log_level], env=env, stderr=subprocess.PIPE, text=True, errors="replace")
+    sys.stderr.write(done.stderr)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        raise RuntimeError(f"migrating the database failed: {last}")
+
+
+_CHILD_URL = "JCBOT_MIGRATE_URL"
+
+
+def _migrate_child() -> None:
+    """The child of init_db_apart: migrate the database its parent named."""
+    import sys
+
+    from jcbot.logs import setup_logging
+
+    setup_logging(sys.argv[1] if len(sys.argv) > 1 else "WARNING")
+    engine = make_engine(os.environ[_CHILD_URL], pool_size=1)
+    try:
+        init_db(engine)
+    finally:
+        engine.dispose()

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import importlib
 import logging
+from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import text
-from starlette.datastructures import MutableHeaders
 
 from jcbot import __version__
 from jcbot.services.context import ServiceContext
 from jcbot.web import errors
-from jcbot.web.site import SECURITY_HEADERS
+from jcbot.web.headers import SecurityHeaders
+from jcbot.web.health import health
 
 log = logging.getLogger(__name__)
 
@@ -24,33 +24,13 @@ ROUTERS = ("jcbot.web.actions", "jcbot.web.slack", "jcbot.web.site", "jcbot.web.
            "jcbot.web.api", "jcbot.web.documents", "jcbot.web.public_cases", "jcbot.web.experts")
 
 
-class SecurityHeaders:
-    """ASGI middleware: every response carries the HTML pages' security headers (JSON, Atom, action pages...).
+def create_app(ctx: ServiceContext, built: dict[str, Any] | None = None) -> FastAPI:
+    """The ASGI app serving every HTTP endpoint of jcbot.
 
-    A response that sets one of them itself keeps its own value.
+    `built`: routers already made, by module name (`jcbot serve`'s front makes the Slack
+    one at start), included as they are rather than made again.
     """
-
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    if name not in headers:
-                        headers[name] = value
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-def create_app(ctx: ServiceContext) -> FastAPI:
-    """The ASGI app serving every HTTP endpoint of jcbot."""
+    built = built or {}
     app = FastAPI(title="jcbot", version=__version__, docs_url=None, redoc_url=None,
                   openapi_url="/api/v1/openapi.json")
     app.state.ctx = ctx
@@ -60,10 +40,7 @@ def create_app(ctx: ServiceContext) -> FastAPI:
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict:
         """Liveness, database reachability and, under `jcbot serve`, the scheduler role."""
-        with ctx.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        leadership = getattr(app.state, "leadership", None)
-        return {"status": "ok", "version": __version__} | ({"role": leadership.role} if leadership else {})
+        return health(ctx, getattr(app.state, "leadership", None))
 
     for name in ROUTERS:
         try:
@@ -72,7 +49,7 @@ def create_app(ctx: ServiceContext) -> FastAPI:
             if exc.name != name:
                 raise
             continue
-        r = module.router(ctx)
+        r = built[name] if name in built else module.router(ctx)
         if r is not None:
             app.include_router(r)
             if hasattr(module, "install"):

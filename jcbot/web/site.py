@@ -11,15 +11,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from jcbot.publish import record, render
 from jcbot.services.context import ServiceContext
+from jcbot.web.headers import SECURITY_HEADERS
 
-# No script runs on these pages, whatever a proposal's text contains: the policy
-# forbids every script, on top of the escaping of every value.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
-                               "form-action 'self'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-}
 _FRESH = {"Cache-Control": "no-cache"}
 
 
