@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import defaultdict
+from collections.abc import Awaitable
+from dataclasses import dataclass
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -11,14 +12,84 @@ from jcbot.channels.slack import blocks, modals
 from jcbot.channels.slack.commands import publish_home
 from jcbot.channels.slack.compose import proposal_link
 from jcbot.channels.slack.people import call, own_dm, place_of, refused, tell, who
+from jcbot.services.context import ServiceContext, ServiceError
+from jcbot.services.intake import Outcome
 from jcbot.services.intake import slack as slack_intake
 from jcbot.services.intake.rules import as_error
-from jcbot.services.context import ServiceContext, ServiceError
 from jcbot.services.queries import ProposalView, committee_of, show
 from jcbot.services.roster_log import committee_rules
+from jcbot.services.slack_identity import Identity, Seat, identify
 
 # A burst of Object... clicks is over when no pop-up was asked for this long (seconds).
 POPUP_QUIET_S = 0.25
+# A burst of clicks to record is over when none came for this long (seconds), or when its
+# first has waited RECORD_WAIT_S: recording then does not slow the acks of the burst.
+RECORD_QUIET_S = 0.1
+RECORD_WAIT_S = 1.0
+
+
+class Told(Exception):
+    """A click refused before the intake (unknown proposal, not a member): what the member is told."""
+
+
+def not_seated(ref: str) -> str:
+    return f"Only members of the Joint Committee assert on {ref}, and jcbot does not know you as one. " \
+           "Nothing was recorded."
+
+
+@dataclass(eq=False)
+class _Click:
+    """One click (or modal submission) waiting to be recorded, and the future its listener awaits."""
+
+    client: AsyncWebClient
+    user: str
+    place: dict
+    ref: str
+    version: int
+    position: str
+    opinion: str | None
+    evidence: str
+    shown: list[dict] | None  # the clicked message's blocks (None from the modal)
+    at: float  # when it came (the event loop's clock)
+    done: asyncio.Future
+    seat: Seat | None = None
+
+
+def _settle(click: _Click, error: BaseException | None) -> None:
+    if not click.done.done():
+        if error is None:
+            click.done.set_result(None)
+        else:
+            click.done.set_exception(error)
+
+
+def _committees_of(ctx: ServiceContext, refs: set[str]) -> dict[str, int | Told]:
+    """Each proposal's committee id, or the refusal to tell (one thread hop for a burst)."""
+    out: dict[str, int | Told] = {}
+    for ref in refs:
+        try:
+            out[ref] = committee_of(ctx, ref)
+        except ServiceError as refusal:
+            out[ref] = Told(refused(refusal))
+    return out
+
+
+def _identities(ctx: ServiceContext, users: set[str]) -> dict[str, Identity]:
+    """Each user's identity from the stored links (one thread hop for a burst)."""
+    return {user: identify(ctx, user) for user in users}
+
+
+def _record_in_order(ctx: ServiceContext, clicks: list[_Click]) -> list[Outcome | Exception]:
+    """Each click through the Slack intake (a transaction each), one after the other."""
+    out: list[Outcome | Exception] = []
+    for c in clicks:
+        assert c.seat is not None
+        try:
+            out.append(slack_intake.click(ctx, c.user, c.seat.handle, c.ref, c.version, c.position, c.opinion,
+                                          c.evidence))
+        except Exception as error:  # noqa: BLE001 - raised in that click's listener, the others go on
+            out.append(error)
+    return out
 
 
 def proposal_data(view: ProposalView, tz: str | None) -> dict:
@@ -31,13 +102,21 @@ def proposal_data(view: ProposalView, tz: str | None) -> dict:
 
 
 class Asserting:
-    """Turns Affirm / Object... into record_assertion, once per click."""
+    """Turns Affirm / Object... into the Slack intake, once per click.
+
+    Clicks are recorded by bursts, after the burst's acks: a burst's seats are read once
+    per proposal and user, its clicks recorded in the order they came (one user's clicks
+    never race, so a double click finds the first recorded), then what the members see
+    is drawn once: each message updated once with its latest position, each App Home
+    published once, every refusal told.
+    """
 
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
-        # One click at a time per user in this process, so that a double click finds the
-        # first one recorded (repeated_click) instead of racing it.
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._waiting: list[_Click] = []
+        self._recorder: asyncio.Task | None = None
+        self._showing: asyncio.Task | None = None
+        self._one_writer = ctx.engine.dialect.name == "sqlite"
         # Pop-ups first. Slack drops a trigger_id after 3 s, so in a burst of Object... clicks
         # every views.open must go out before the checks that follow them: their database
         # reads hold the service threads and the interpreter (the GIL) that the next click's
@@ -46,18 +125,6 @@ class Asserting:
         self._opening = 0
         self._last_popup = 0.0
         self._checks = asyncio.Semaphore(1)
-
-    async def _seat(self, client: AsyncWebClient, user: str, ref: str, place: dict):
-        try:
-            committee_id = await call(committee_of, self.ctx, ref)
-        except ServiceError as refusal:
-            await tell(client, user, place, refused(refusal))
-            return None
-        seat = (await who(self.ctx, client, user, committee_id)).seat_in(committee_id)
-        if seat is None:
-            await tell(client, user, place, f"Only members of the Joint Committee assert on {ref}, and jcbot does not "
-                                            "know you as one. Nothing was recorded.")
-        return seat
 
     async def affirm(self, body: dict, client: AsyncWebClient) -> None:
         """A click on Affirm (or Change to Affirm)."""
@@ -101,8 +168,7 @@ class Asserting:
         except ServiceError as refusal:
             return refused(refusal)
         if (await who(self.ctx, client, user, committee_id)).seat_in(committee_id) is None:
-            return f"Only members of the Joint Committee assert on {ref}, and jcbot does not know you as one. " \
-                   "Nothing was recorded."
+            return not_seated(ref)
         view = await call(show, self.ctx, ref)
         if view.version.version != version or view.version.status not in blocks.OPEN:
             now = f"version {view.version.version} is {view.version.status}" if view.version.version != version else \
@@ -120,33 +186,133 @@ class Asserting:
 
     async def record(self, client: AsyncWebClient, user: str, place: dict, ref: str, version: int, position: str,
                      opinion: str | None, evidence: str, shown: list[dict] | None) -> None:
-        """Record the assertion (or refuse and say why), then show the position where the click came from."""
-        seat = await self._seat(client, user, ref, place)
-        if seat is None:
-            return
-        async with self._locks[user]:
-            out = await call(slack_intake.click, self.ctx, user, seat.handle, ref, version, position, opinion, evidence)
-        if out.outcome == "refused":
-            assert out.stop is not None
-            await tell(client, user, place, refused(as_error(out.stop)))
-            return
-        done = out.recorded
-        if done is None or done.duplicate:  # a double click or a Slack retry: recorded once, said once
-            await tell(client, user, place, f"Already recorded: your position on {ref} is {position}.")
-            return
-        if place.get("type") != "message":
-            await publish_home(self.ctx, client, user)
-            return
-        assert out.case is not None and out.case.committee is not None
-        at, tz = out.case.when, seat.timezone or out.case.committee.timezone
-        if place.get("channel") != await own_dm(client, user):
-            # The payload names a message outside this member's DM with jcbot: recorded, said to them alone.
-            await tell(client, user, {}, f"{ref}: your position is {position}, recorded {blocks.when(at, tz)}.")
-            return
+        """Record the assertion (or refuse and say why), then show the position where the click came from.
+
+        The click joins the burst waiting to be recorded; this returns once it is recorded
+        and what the member sees of it is shown (or the error that prevented either).
+        """
+        loop = asyncio.get_running_loop()
+        click = _Click(client, user, place, ref, version, position, opinion, evidence, shown, loop.time(),
+                       loop.create_future())
+        self._waiting.append(click)
+        if self._recorder is None:
+            self._recorder = asyncio.create_task(self._record_bursts(), name="slack-assertions")
+        await click.done
+
+    async def _record_bursts(self) -> None:
+        """Record what waits, burst after burst, until nothing does."""
+        try:
+            while self._waiting:
+                await self._burst_over()
+                burst, self._waiting = self._waiting, []
+                try:
+                    outcomes = await self._record_burst(burst)
+                except Exception as error:  # noqa: BLE001 - each click's listener reports it, as bolt does
+                    for click in burst:
+                        _settle(click, error)
+                    continue
+                # The displays of one burst after those of the one before (the latest state last),
+                # while the next burst is recorded.
+                self._showing = asyncio.create_task(self._show(burst, outcomes, self._showing))
+        finally:
+            self._recorder = None
+
+    async def _burst_over(self) -> None:
+        """Return once no click came for RECORD_QUIET_S, or the oldest waiting has waited RECORD_WAIT_S."""
+        loop = asyncio.get_running_loop()
+        while (wait := min(self._waiting[-1].at + RECORD_QUIET_S, self._waiting[0].at + RECORD_WAIT_S)
+               - loop.time()) > 0:
+            await asyncio.sleep(wait)
+
+    async def _record_burst(self, burst: list[_Click]) -> list[Outcome | Exception]:
+        """Each click's seat (read once per proposal and user), then each recorded, in the order they came."""
+        committees = await call(_committees_of, self.ctx, {c.ref for c in burst})
+        identities = await call(_identities, self.ctx, {c.user for c in burst})
+        results: list[Outcome | Exception] = [Told("")] * len(burst)
+        chains: dict[str, list[int]] = {}
+        for i, c in enumerate(burst):
+            committee_id = committees[c.ref]
+            if isinstance(committee_id, Told):
+                results[i] = committee_id
+                continue
+            found = identities[c.user]
+            if not (found.seat_in(committee_id) or found.oversees(committee_id)):
+                # Not known by the stored links: `who` asks Slack for the email (once per user and committee).
+                found = identities[c.user] = await who(self.ctx, c.client, c.user, committee_id)
+            c.seat = found.seat_in(committee_id)
+            if c.seat is None:
+                results[i] = Told(not_seated(c.ref))
+                continue
+            # On SQLite, whose writers take turns anyway, all in one thread hop, one after the other
+            # (transactions started side by side would only wait in its busy handler, which sleeps);
+            # elsewhere each user's clicks in order, the users side by side.
+            chains.setdefault("" if self._one_writer else c.user, []).append(i)
+        recorded = await asyncio.gather(*(call(_record_in_order, self.ctx, [burst[i] for i in chain])
+                                          for chain in chains.values()))
+        for chain, outcomes in zip(chains.values(), recorded):
+            for i, outcome in zip(chain, outcomes):
+                results[i] = outcome
+        return results
+
+    async def _show(self, burst: list[_Click], outcomes: list[Outcome | Exception],
+                    before: asyncio.Task | None) -> None:
+        """What the members see of a burst: each refusal told, each message updated once, each App Home once."""
+        if before is not None:
+            await asyncio.wait([before])
+        try:
+            shows = await self._plan(burst, outcomes)
+            results = await asyncio.gather(*(asyncio.gather(*s) for s in shows), return_exceptions=True)
+        except Exception as error:  # noqa: BLE001 - each click's listener reports it
+            results = [error] * len(burst)
+        for c, result in zip(burst, results):
+            _settle(c, result if isinstance(result, BaseException) else None)
+
+    async def _plan(self, burst: list[_Click], outcomes: list[Outcome | Exception]) -> list[list[Awaitable]]:
+        """For each click, what shows it: an answer of its own, or the update or App Home it shares."""
+        shows: list[list[Awaitable]] = [[] for _ in burst]
+        messages: dict[tuple, list[int]] = {}  # message -> the clicks recorded on it, in order
+        homes: dict[str, list[int]] = {}  # user -> the clicks recorded from their App Home
+        for i, (c, out) in enumerate(zip(burst, outcomes)):
+            if isinstance(out, Told):
+                shows[i].append(tell(c.client, c.user, c.place, str(out)))
+            elif isinstance(out, Exception):
+                _settle(c, out)
+            elif out.outcome == "refused":
+                assert out.stop is not None
+                shows[i].append(tell(c.client, c.user, c.place, refused(as_error(out.stop))))
+            elif out.recorded is None or out.recorded.duplicate:  # a double click or a Slack retry: said once
+                shows[i].append(tell(c.client, c.user, c.place,
+                                     f"Already recorded: your position on {c.ref} is {c.position}."))
+            elif c.place.get("type") != "message":
+                homes.setdefault(c.user, []).append(i)
+            elif c.place.get("channel") != await own_dm(c.client, c.user):
+                # The payload names a message outside this member's DM with jcbot: recorded, said to them alone.
+                assert out.case is not None and out.case.committee is not None and c.seat is not None
+                at, tz = out.case.when, c.seat.timezone or out.case.committee.timezone
+                shows[i].append(tell(c.client, c.user, {},
+                                     f"{c.ref}: your position is {c.position}, recorded {blocks.when(at, tz)}."))
+            else:
+                messages.setdefault((c.place.get("channel"), c.place.get("ts"), c.ref), []).append(i)
+        for clicks in messages.values():  # drawn once, with the last position recorded on it
+            update = asyncio.ensure_future(self._update(burst[clicks[-1]], outcomes[clicks[-1]]))  # type: ignore[arg-type]
+            for i in clicks:
+                shows[i].append(update)
+        for user, clicks in homes.items():  # published once, after the burst's last change
+            home = asyncio.ensure_future(publish_home(self.ctx, burst[clicks[-1]].client, user))
+            for i in clicks:
+                shows[i].append(home)
+        return shows
+
+    async def _update(self, c: _Click, out: Outcome) -> None:
+        """The clicked message drawn again with the member's position."""
+        assert out.case is not None and out.case.committee is not None and out.recorded is not None
+        assert c.seat is not None
+        at, tz, done = out.case.when, c.seat.timezone or out.case.committee.timezone, out.recorded
+        shown = c.shown
         if shown is None:  # from the modal: the message's blocks are not in the payload; draw them again
-            shown = blocks.distribution(proposal_data(await call(show, self.ctx, ref), tz),
-                                        proposal_link(self.ctx.settings, ref))
-        updated = blocks.with_position(shown, ref, version, position, blocks.when(at, tz), opinion,
+            shown = blocks.distribution(proposal_data(await call(show, self.ctx, c.ref), tz),
+                                        proposal_link(self.ctx.settings, c.ref))
+        updated = blocks.with_position(shown, c.ref, c.version, c.position, blocks.when(at, tz), c.opinion,
                                        open_=done.status in blocks.OPEN and not done.ignored)
-        await client.chat_update(channel=place["channel"], ts=place["ts"], blocks=updated,
-                                 text=f"{ref}: your position is {position}")
+        await c.client.chat_update(channel=c.place["channel"], ts=c.place["ts"], blocks=updated,
+                                   text=f"{c.ref}: your position is {c.position}")
