@@ -13,7 +13,6 @@ import logging
 import re
 import asyncio
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,7 +20,7 @@ from jinja2 import ChainableUndefined, Environment, FileSystemLoader, StrictUnde
 
 from jcbot.channels.email import attachments
 from jcbot.channels.email.bounces import bounce_address
-from jcbot.channels.email.mime import Attachment, Draft, write
+from jcbot.channels.email.mime import Attachment, Draft, locked_cache, write
 from jcbot.channels.email.parse import accepted_forms_text
 from jcbot.channels.email.tokens import make_token, reply_address
 from jcbot.resources import templates_dir
@@ -111,7 +110,7 @@ def deadline_ics(proposal: dict, committee: dict, domain: str, answer_to: str | 
 _DESCRIPTION_MARK = "jcbot-description-of-the-member"
 
 
-@lru_cache(maxsize=64)
+@locked_cache(maxsize=64)
 def _ics_frame(pid: Any, version: int, distributed_at: str | None, deadline: str, ref: str, title: str,
                committee: str, domain: str) -> tuple[bytes, bytes] | None:
     """The calendar before and after the event's DESCRIPTION line (None if that line cannot be found once)."""
@@ -124,13 +123,14 @@ def _ics_frame(pid: Any, version: int, distributed_at: str | None, deadline: str
 
 
 def _description_line(text: str) -> bytes:
-    """The folded DESCRIPTION content line of an event, as icalendar writes it inside the calendar."""
-    from icalendar import Event
+    """The folded DESCRIPTION content line of an event, as icalendar writes it inside the calendar.
 
-    event = Event()
-    event.add("description", text)
-    lines = event.to_ical()
-    return lines[len(b"BEGIN:VEVENT\r\n"):-len(b"END:VEVENT\r\n")]
+    (_ics_frame finds this very line in the calendar icalendar wrote, or makes no frame.)
+    """
+    from icalendar import Parameters, vText
+    from icalendar.parser import Contentline
+
+    return Contentline.from_parts("DESCRIPTION", Parameters(), vText(text)).to_ical() + b"\r\n"
 
 
 def _calendar(pid: Any, version: int, distributed_at: str | None, deadline: str, ref: str, title: str,
@@ -399,16 +399,25 @@ def _digests(ids: str) -> tuple[str, ...]:
     return tuple(m.group(1) for m in re.finditer(r"<jcbot\.[A-Za-z0-9]*\.([0-9a-f]{32})@", ids))
 
 
-async def rendered(renderer: EmailRenderer | None, message: Outgoing) -> dict[str, Any]:
-    """The {message, mail_from, rcpt_to} to send for an email outbox message; PermanentFailure if none."""
+# rendered(ready=...) when nothing was rendered ahead.
+NOT_RENDERED: Any = object()
+
+
+async def rendered(renderer: EmailRenderer | None, message: Outgoing, ready: Any = NOT_RENDERED) -> dict[str, Any]:
+    """The {message, mail_from, rcpt_to} to send for an email outbox message; PermanentFailure if none.
+
+    `ready`: what renderer.for_outbox already gave for this message (rendered ahead), if it did.
+    """
     if message.channel != "email":
         raise PermanentFailure(f"outbox message {message.id} is not an email")
     if renderer is None:
         if outgoing.is_notice(message.payload):
             raise PermanentFailure(f"outbox message {message.id} holds a notice and this sender has no renderer")
         payload = message.payload
+    elif ready is not NOT_RENDERED:
+        payload = ready
     else:
-        # Jinja and MIME take milliseconds: off the event loop, which also answers Slack and HTTP.
+        # Jinja and MIME take a millisecond: off the event loop, which also answers Slack and HTTP.
         payload = await asyncio.to_thread(renderer.for_outbox, message)
     if payload is None:
         raise PermanentFailure(f"outbox message {message.id}: the {message.kind} notice reaches no email address "

@@ -31,7 +31,8 @@ from email import quoprimime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
-from functools import lru_cache
+import threading
+from functools import lru_cache, wraps
 
 # Headers as RFC 5322 wants them on the wire: CRLF, RFC 2047 words for non-ASCII, and
 # bodies in quoted-printable/base64 so the text stays 7-bit (any SMTP server takes it).
@@ -68,14 +69,29 @@ class Draft:
     varying: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
-@lru_cache(maxsize=4096)
+def locked_cache(maxsize: int):
+    """lru_cache, computed under one lock: renders run in threads, and the ten emails of a fan-out
+    rendered at once would each fold the same new value (the proposal's subject, its .ics name)."""
+    def decorate(fn):
+        cached, lock = lru_cache(maxsize=maxsize)(fn), threading.Lock()
+
+        @wraps(fn)
+        def call(*args):
+            with lock:
+                return cached(*args)
+        call.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+        return call
+    return decorate
+
+
+@locked_cache(maxsize=4096)
 def _fold(name: str, value: str) -> str:
     if len(value.splitlines()) > 1:  # as EmailMessage refuses it
         raise ValueError("Header values may not contain linefeed or carriage return characters")
     return WIRE.header_factory(name, value).fold(policy=WIRE)
 
 
-@lru_cache(maxsize=4096)
+@locked_cache(maxsize=4096)
 def _fold_address(name: str, display_name: str, addr_spec: str) -> str:
     return WIRE.header_factory(name, Address(display_name, addr_spec=addr_spec)).fold(policy=WIRE)
 
@@ -101,7 +117,7 @@ def header_line(name: str, value: str | tuple[str, str], varying: tuple[str, ...
     return folded
 
 
-@lru_cache(maxsize=64)
+@locked_cache(maxsize=64)
 def _text_headers(subtype: str, cte: str, top: bool) -> str:
     """The headers of a text part with this encoding (`top`: set on the message itself, no MIME-Version)."""
     part = EmailMessage(policy=WIRE)
@@ -109,7 +125,7 @@ def _text_headers(subtype: str, cte: str, top: bool) -> str:
     return "".join(WIRE.fold(h, v) for h, v in part.raw_items() if not (top and h == "MIME-Version"))
 
 
-@lru_cache(maxsize=1024)
+@locked_cache(maxsize=1024)
 def _file_headers(maintype: str, subtype: str, filename: str, params: tuple[tuple[str, str], ...]) -> str:
     # The headers do not depend on the bytes: made once per file name and type, by the stdlib.
     part = EmailMessage(policy=WIRE)
