@@ -49,6 +49,14 @@ class Sender(Protocol):
         ...
 
 
+class PreparingSender(Sender, Protocol):
+    """A sender that can get a claimed batch ready in one go before its sends (the email sender renders it)."""
+
+    async def prepare(self, messages: list[Outgoing]) -> None:
+        """Get `messages` (this channel's share of a claimed batch) ready; send() may then be quicker."""
+        ...
+
+
 class CheckingSender(Sender, Protocol):
     """A sender that can tell whether an interrupted earlier attempt arrived (Slack)."""
 
@@ -128,27 +136,61 @@ class Dispatcher:
                     log.warning("outbox: closing a sender failed: %s", error)
 
     async def run_once(self) -> int:
-        """Claim the due messages, send them, record each outcome; return how many."""
+        """Claim the due messages (one batch), send them, record each outcome; return how many."""
+        return await self._pass(drain=False)
+
+    async def drain(self) -> int:
+        """Send while work is due (full batches come), until stopped; return how many were handled.
+
+        The next batch is claimed while the last one is still being sent (once fewer than a
+        batch remain unfinished), so the SMTP connections never wait for a pass to end.
+        """
+        return await self._pass(drain=True)
+
+    async def _pass(self, drain: bool) -> int:
         if self._stopping:
             return 0
         if not self._taken_back:
             await asyncio.to_thread(self.take_back)
-        claimed = await asyncio.to_thread(self._claim)
-        if not claimed:
-            return 0
-        unfinished = {m.id for m in claimed}
-        heartbeat = asyncio.create_task(self._heartbeat(unfinished), name="outbox-heartbeat")
+        unfinished: set[int] = set()
         # Made per pass: a semaphore belongs to the event loop that first used it.
         slots = asyncio.Semaphore(self.concurrency)
-        starts, records = _GroupCommit(self._start_all), _GroupCommit(self._record_all)
+        # Starts and outcomes share one group commit: the outcomes of the sends that just went
+        # and the starts of the next ones are one transaction, not one each.
+        writes = _GroupCommit(self._write_all)
+        progress = asyncio.Event()
+        tasks: list[asyncio.Task] = []
+        pending: list[asyncio.Task] = []  # deliveries not finished yet
+        heartbeat: asyncio.Task | None = None
+        handled = 0
         try:
-            results = await asyncio.gather(
-                *(self._deliver(m, slots, unfinished, starts, records) for m in claimed), return_exceptions=True
-            )
+            while not self._stopping:
+                claimed = await asyncio.to_thread(self._claim)
+                if not claimed:
+                    break
+                handled += len(claimed)
+                unfinished.update(m.id for m in claimed)
+                await self._prepare(claimed)
+                if heartbeat is None:
+                    heartbeat = asyncio.create_task(self._heartbeat(unfinished), name="outbox-heartbeat")
+                batch = [asyncio.create_task(self._deliver(m, slots, unfinished, writes, progress))
+                         for m in claimed]
+                tasks += batch
+                pending += batch
+                if not drain or len(claimed) < self.batch:
+                    break
+                while len(pending) >= self.batch and not self._stopping:
+                    progress.clear()
+                    await progress.wait()
+                    pending = [t for t in pending if not t.done()]
+                if any(t.done() and not t.cancelled() and t.exception() is not None for t in tasks):
+                    break  # an outcome could not be recorded: no more claims in this pass
         finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+            if heartbeat is not None:
+                heartbeat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await heartbeat
         errors = [r for r in results if isinstance(r, BaseException)]
         for error in errors:
             # Recording failed (database gone?): the message stays 'sending' and is
@@ -156,17 +198,7 @@ class Dispatcher:
             log.error("outbox: could not record an outcome", exc_info=error)
         if errors:
             raise errors[0]
-        return len(claimed)
-
-    async def drain(self) -> int:
-        """Passes back to back while full batches come (more is due), until stopped."""
-        total = 0
-        while not self._stopping:
-            handled = await self.run_once()
-            total += handled
-            if handled < self.batch:
-                break
-        return total
+        return handled
 
     async def run_forever(self, stop_event: asyncio.Event, interval: float = 5.0) -> None:
         """Run passes every `interval` seconds (at once while a full batch was due) until stopped."""
@@ -206,17 +238,18 @@ class Dispatcher:
         with session_scope(self.engine) as session:
             outbox.renew(session, ids, now=self.clock.now(), worker=self.worker, lease=self.lease)
 
-    def _start_all(self, messages: list[Outgoing]) -> list[bool]:
-        with session_scope(self.engine) as session:
-            now = self.clock.now()
-            return [outbox.mark_in_flight(session, m.id, now=now, attempt=m.attempt, worker=self.worker)
-                    for m in messages]
-
     async def _deliver(self, message: Outgoing, slots: asyncio.Semaphore, unfinished: set[int],
-                       starts: _GroupCommit, records: _GroupCommit) -> None:
+                       writes: _GroupCommit, progress: asyncio.Event) -> None:
+        try:
+            await self._deliver_one(message, slots, unfinished, writes)
+        finally:
+            progress.set()
+
+    async def _deliver_one(self, message: Outgoing, slots: asyncio.Semaphore, unfinished: set[int],
+                           writes: _GroupCommit) -> None:
         async with slots:
             # Stopping: a send not started yet is left for release(), pending at once.
-            if self._stopping or not await starts.submit(message):
+            if self._stopping or not await writes.submit(("start", message)):
                 if not self._stopping:
                     log.warning("event=outbox.claim_lost message=%s attempt=%s worker=%s",
                                 message.id, message.attempt, self.worker)
@@ -240,20 +273,42 @@ class Dispatcher:
                 log.warning("outbox: message %s: %s", message.id, error, exc_info=True)
                 outcome = ("retry", f"{type(error).__name__}: {error}", None)
         # A check that could not be made leaves the earlier send unresolved: checked again next time.
-        await records.submit((message, *outcome, checking))
+        await writes.submit(("record", (message, *outcome, checking)))
         unfinished.discard(message.id)
         self._log(message, *outcome)
+
+    async def _prepare(self, claimed: list[Outgoing]) -> None:
+        """Let each sender that can get a claimed batch ready at once (the email sender renders it)."""
+        for channel, sender in self.senders.items():
+            prepare = getattr(sender, "prepare", None)
+            if prepare is None:
+                continue
+            try:
+                await prepare([m for m in claimed if m.channel == channel])
+            except Exception as error:  # each send then does its own preparing, and reports
+                log.warning("outbox: preparing %s messages failed: %s", channel, error)
 
     async def _landed(self, sender: Sender, message: Outgoing) -> bool:
         # Email has no way to ask: a repeat keeps its Message-ID so mail clients fold it.
         check = getattr(sender, "already_delivered", None)
         return bool(check is not None and await check(message))
 
-    def _record_all(self, outcomes: list[tuple]) -> list[None]:
+    def _write_all(self, items: list[tuple[str, object]]) -> list[bool | None]:
+        """One transaction for what deliveries submitted: ("record", outcome) and ("start", message) items.
+
+        Returns, in order, None for an outcome and whether the send may start for a start.
+        """
         with session_scope(self.engine) as session:
+            now = self.clock.now()
+            outcomes = [item for kind, item in items if kind == "record"]
+            # The sends that went (nearly all) in one statement, the rest one by one.
+            outbox.mark_sent_many(session, [o[0].id for o in outcomes if o[1] == "sent"], now=now)
             for outcome in outcomes:
-                self._record(session, *outcome)
-        return [None] * len(outcomes)
+                if outcome[1] != "sent":
+                    self._record(session, *outcome)
+            starting = [(m.id, m.attempt) for kind, m in items if kind == "start"]
+            started = iter(outbox.mark_in_flight_many(session, starting, now=now, worker=self.worker))
+        return [next(started) if kind == "start" else None for kind, _ in items]
 
     def _record(self, session, message: Outgoing, status: str, reason: str | None,
                 retry_after: timedelta | None, unresolved: bool = False) -> None:

@@ -1,8 +1,8 @@
 """Outgoing mail over SMTP (aiosmtplib), with failures sorted into retry later or give up.
 
-The dispatcher hands one outbox message at a time: the sender renders its notice
-(EmailRenderer, outside any transaction) and sends it over one of a few reused
-connections. A temporary failure (4xx, no connection, a timeout) leaves it queued with
+The dispatcher hands each claimed batch to prepare() (the notices rendered by
+EmailRenderer in one hop off the event loop, outside any transaction), then one outbox
+message at a time to send(), which sends it over one of a few reused connections. A temporary failure (4xx, no connection, a timeout) leaves it queued with
 backoff, so an SMTP outage delays mail and never drops it; a permanent refusal (5xx) is
 recorded with the server's reply.
 """
@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import OrderedDict
+from typing import Any
 
 import aiosmtplib
 
-from jcbot.channels.email.compose import EmailRenderer, rendered
+from jcbot.channels.email.compose import NOT_RENDERED, EmailRenderer, rendered
 from jcbot.channels.email.files import FileMailSender
 from jcbot.channels.email.signing import DkimSigner, dkim_signer, wire_bytes
 from jcbot.services.dispatcher import PermanentFailure, Sender, TemporaryFailure
@@ -24,6 +26,8 @@ from jcbot.store.outbox import Outgoing
 # Connections kept open to the SMTP server: several messages go over each (no TCP and
 # EHLO/STARTTLS/AUTH per message), and a few at once keep the server busy.
 CONNECTIONS = 4
+# Emails rendered ahead by prepare() and not sent yet (a stop leaves some): the oldest go beyond this.
+READY_MAX = 1000
 # An idle connection older than this is closed rather than reused: servers drop idle
 # sessions (Postfix after 300 s), and a dropped one would cost a failed attempt.
 IDLE_S = 60.0
@@ -108,6 +112,7 @@ class SmtpSender:
         self.renderer = renderer or EmailRenderer(settings)
         self.signer = signer or dkim_signer(settings)
         self.pool = _Pool(self._client, connections)
+        self._ready: OrderedDict[tuple[int, int], dict[str, Any] | None] = OrderedDict()
 
     async def close(self) -> None:
         """Say QUIT on the idle connections (at a stop)."""
@@ -122,9 +127,31 @@ class SmtpSender:
             username=self.user or None, password=self.password if self.user else None,
         )
 
+    async def prepare(self, messages: list[Outgoing]) -> None:
+        """Render a claimed batch ahead, in one hop off the event loop; send() takes each from here.
+
+        One thread hop for the batch instead of one per email, done while the previous batch
+        is still being sent. An email that fails to render here is rendered again by send(),
+        which reports the failure.
+        """
+        todo = [m for m in messages if m.channel == "email" and self.renderer is not None]
+        if todo:
+            self._ready.update(await asyncio.to_thread(self._render_all, todo))
+            while len(self._ready) > READY_MAX:
+                self._ready.popitem(last=False)
+
+    def _render_all(self, messages: list[Outgoing]) -> dict[tuple[int, int], dict[str, Any] | None]:
+        done = {}
+        for m in messages:
+            try:
+                done[(m.id, m.attempt)] = self.renderer.for_outbox(m)
+            except Exception:  # noqa: BLE001 - send() renders it again and says why
+                continue
+        return done
+
     async def send(self, message: Outgoing) -> None:
         """Render and send one outbox message; raise TemporaryFailure or PermanentFailure when it did not go."""
-        payload = await rendered(self.renderer, message)
+        payload = await rendered(self.renderer, message, self._ready.pop((message.id, message.attempt), NOT_RENDERED))
         text, mail_from, rcpt_to = payload.get("message"), payload.get("mail_from"), payload.get("rcpt_to")
         if not isinstance(text, str) or not isinstance(mail_from, str) \
                 or not rcpt_to or not isinstance(rcpt_to, list):

@@ -1,0 +1,71 @@
+"""jcbot.store.outbox's batch forms (the dispatcher's group commits): the same outcomes as one row at a time.
+
+Run on SQLite and on PostgreSQL (the `engine` fixture follows `db_url`).
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from jcbot.store import outbox
+from jcbot.store.db import session_scope
+from jcbot.store.outbox import OutboxMessage
+
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+SECOND = timedelta(seconds=1)
+
+
+def put(engine, key: str) -> int:
+    with session_scope(engine) as session:
+        return outbox.enqueue(session, now=T0, channel="email", kind="distribution", recipient=f"{key}@x.org",
+                              dedupe_key=key, payload={"message": key}).id
+
+
+def row(engine, message) -> OutboxMessage:
+    with session_scope(engine) as session:
+        return session.get(OutboxMessage, message)
+
+
+def test_only_the_current_claims_of_the_worker_start_and_an_earlier_flight_is_kept(engine):
+    mine, earlier, stale, theirs, pending = (put(engine, k) for k in ("mine", "earlier", "stale", "theirs", "pending"))
+    with session_scope(engine) as session:
+        outbox.claim_due(session, T0, 3, worker="w1")  # mine, earlier, stale
+        outbox.claim_due(session, T0, 1, worker="w2")  # theirs
+        assert outbox.mark_in_flight(session, earlier, now=T0 - SECOND, attempt=1, worker="w1")
+    with session_scope(engine) as session:
+        started = outbox.mark_in_flight_many(
+            session, [(pending, 1), (theirs, 1), (stale, 2), (mine, 1), (earlier, 1)], now=T0, worker="w1")
+    assert started == [False, False, False, True, True]
+    assert row(engine, mine).in_flight_since == T0
+    assert row(engine, earlier).in_flight_since == T0 - SECOND  # the earliest send of unknown fate
+    assert [row(engine, m).in_flight_since for m in (stale, theirs, pending)] == [None, None, None]
+    with session_scope(engine) as session:
+        assert outbox.mark_in_flight_many(session, [], now=T0, worker="w1") == []
+
+
+def test_sent_in_one_go_settles_each_and_a_bounce_or_an_earlier_send_stays(engine):
+    going, bounced, done = put(engine, "going"), put(engine, "bounced"), put(engine, "done")
+    with session_scope(engine) as session:
+        outbox.claim_due(session, T0, 3, worker="w1")
+        assert outbox.mark_in_flight_many(session, [(going, 1), (bounced, 1), (done, 1)], now=T0, worker="w1") \
+            == [True, True, True]
+        outbox.mark_bounced(session, bounced, now=T0, reason="bounced after sending: 5.1.1")
+        outbox.mark_sent(session, done, now=T0 + SECOND)
+    with session_scope(engine) as session:
+        outbox.mark_sent_many(session, [going, bounced, done, going], now=T0 + 2 * SECOND)
+    g, b, d = row(engine, going), row(engine, bounced), row(engine, done)
+    assert (g.status, g.sent_at, g.claimed_by, g.in_flight_since) == ("sent", T0 + 2 * SECOND, None, None)
+    assert (b.status, b.last_error, b.sent_at, b.claimed_by, b.in_flight_since) == \
+        ("bounced", "bounced after sending: 5.1.1", T0 + 2 * SECOND, None, None)
+    assert (d.status, d.sent_at) == ("sent", T0 + SECOND)
+
+
+def test_sent_naming_a_message_that_is_not_there_changes_nothing(engine):
+    going = put(engine, "going")
+    with session_scope(engine) as session:
+        outbox.claim_due(session, T0, 1, worker="w1")
+    with pytest.raises(LookupError, match="no outbox message 999999"):
+        with session_scope(engine) as session:
+            outbox.mark_sent_many(session, [going, 999999], now=T0)
+    assert row(engine, going).status == "sending"
