@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 
@@ -24,8 +25,13 @@ from jcbot.services.slack_identity import Identity, Seat, identify
 POPUP_QUIET_S = 0.25
 # A burst of clicks to record is over when none came for this long (seconds), or when its
 # first has waited RECORD_WAIT_S: recording then does not slow the acks of the burst.
-RECORD_QUIET_S = 0.1
+RECORD_QUIET_S = 0.05
 RECORD_WAIT_S = 1.0
+# Recording a burst holds SQLite's write lock transaction after transaction: after each
+# RECORD_HOP_S of it, the other writers (the dispatcher sending the receipts, a sweep) get
+# WRITERS_TURN_S, longer than the longest sleep of SQLite's busy handler, to take their turn.
+RECORD_HOP_S = 1.0
+WRITERS_TURN_S = 0.11
 
 
 class Told(Exception):
@@ -79,10 +85,13 @@ def _identities(ctx: ServiceContext, users: set[str]) -> dict[str, Identity]:
     return {user: identify(ctx, user) for user in users}
 
 
-def _record_in_order(ctx: ServiceContext, clicks: list[_Click]) -> list[Outcome | Exception]:
-    """Each click through the Slack intake (a transaction each), one after the other."""
+def _record_in_order(ctx: ServiceContext, clicks: list[_Click], budget_s: float) -> list[Outcome | Exception]:
+    """The first clicks through the Slack intake (a transaction each), one after the other, for about `budget_s`."""
     out: list[Outcome | Exception] = []
+    end = time.monotonic() + budget_s
     for c in clicks:
+        if out and time.monotonic() > end:
+            break
         assert c.seat is not None
         try:
             out.append(slack_intake.click(ctx, c.user, c.seat.handle, c.ref, c.version, c.position, c.opinion,
@@ -238,7 +247,11 @@ class Asserting:
             found = identities[c.user]
             if not (found.seat_in(committee_id) or found.oversees(committee_id)):
                 # Not known by the stored links: `who` asks Slack for the email (once per user and committee).
-                found = identities[c.user] = await who(self.ctx, c.client, c.user, committee_id)
+                try:
+                    found = identities[c.user] = await who(self.ctx, c.client, c.user, committee_id)
+                except Exception as error:  # noqa: BLE001 - raised in that click's listener, the others go on
+                    results[i] = error
+                    continue
             c.seat = found.seat_in(committee_id)
             if c.seat is None:
                 results[i] = Told(not_seated(c.ref))
@@ -247,12 +260,20 @@ class Asserting:
             # (transactions started side by side would only wait in its busy handler, which sleeps);
             # elsewhere each user's clicks in order, the users side by side.
             chains.setdefault("" if self._one_writer else c.user, []).append(i)
-        recorded = await asyncio.gather(*(call(_record_in_order, self.ctx, [burst[i] for i in chain])
-                                          for chain in chains.values()))
+        recorded = await asyncio.gather(*(self._record_chain([burst[i] for i in chain]) for chain in chains.values()))
         for chain, outcomes in zip(chains.values(), recorded):
             for i, outcome in zip(chain, outcomes):
                 results[i] = outcome
         return results
+
+    async def _record_chain(self, clicks: list[_Click]) -> list[Outcome | Exception]:
+        """Clicks recorded in order, RECORD_HOP_S at a time, the other writers' turn in between."""
+        outcomes: list[Outcome | Exception] = []
+        while True:
+            outcomes += await call(_record_in_order, self.ctx, clicks[len(outcomes):], RECORD_HOP_S)
+            if len(outcomes) == len(clicks):
+                return outcomes
+            await asyncio.sleep(WRITERS_TURN_S)
 
     async def _show(self, burst: list[_Click], outcomes: list[Outcome | Exception],
                     before: asyncio.Task | None) -> None:

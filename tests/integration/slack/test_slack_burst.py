@@ -4,13 +4,18 @@ Clicks are recorded by bursts and what they change on screen is drawn once per b
 (jcbot/channels/slack/asserting.py): each message updated with its latest position, the
 App Home published once. Here sato clicks, all at once: Affirm on two proposals' DMs
 (one twice, a double click), Affirm on one of them and its Object... pop-up submitted,
-Affirm from the App Home on four more, and Affirm on a withdrawn proposal's DM.
+Affirm from the App Home on four more, and Affirm on a withdrawn proposal's DM. Once as
+a burst is recorded, and once with every click recorded in a thread hop of its own (the
+other writers' turn in between), as a long burst is.
 """
 from __future__ import annotations
 
 import asyncio
 import time
 
+import pytest
+
+from jcbot.channels.slack import asserting
 from jcbot.services import proposals
 
 from .helpers import SLACK, action_ids, all_text, dispatch, posted_to, shown
@@ -43,8 +48,11 @@ def latest_position(ctx, ref: str) -> str | None:
     return max(mine, key=lambda a: (a.at, a.id)).position if mine else None
 
 
+@pytest.mark.parametrize("hop_s", [asserting.RECORD_HOP_S, 0.0], ids=["one-hop", "hop-per-click"])
 async def test_a_burst_of_one_members_clicks_records_all_and_leaves_every_display_current(ctx, ref, fake_slack,
-                                                                                          slack_http):
+                                                                                          slack_http, monkeypatch,
+                                                                                          hop_s):
+    monkeypatch.setattr(asserting, "RECORD_HOP_S", hop_s)
     refs = [ref] + [distribute(ctx, n) for n in range(6)]
     while await dispatch(ctx):  # a pass sends a batch at most
         pass
@@ -65,10 +73,14 @@ async def test_a_burst_of_one_members_clicks_records_all_and_leaves_every_displa
     assert [a.status_code for a in answers] == [200] * len(burst)
 
     # Every assertion recorded once: both positions on `both`, one affirmative on the others.
-    await settled(lambda: all(latest_position(ctx, r) for r in [both, double, *homes]), "every click recorded")
-    mine = {r: sorted(a.position for a in shown(ctx, r).assertions if a.member == "sato") for r in refs}
-    assert mine == {both: ["affirmative", "negative"], double: ["affirmative"], gone: []} | {
-        r: ["affirmative"] for r in homes}
+    expected = {both: ["affirmative", "negative"], double: ["affirmative"], gone: []} | {r: ["affirmative"] for r in homes}
+
+    def mine() -> dict[str, list[str]]:
+        return {r: sorted(a.position for a in shown(ctx, r).assertions if a.member == "sato") for r in refs}
+
+    await settled(lambda: mine() == expected, "every click recorded")
+    await asyncio.sleep(0.5)  # and nothing more comes
+    assert mine() == expected
 
     # Each clicked message shows the position recorded last on it (the one drawn last).
     def message_current(r: str) -> bool:
