@@ -67,6 +67,8 @@ class CheckingSender(Sender, Protocol):
 
 # Small batches: a crash leaves few claims behind, and several replicas share the queue.
 BATCH = 10
+# How long an outcome may wait for others to be recorded in the same transaction.
+RECORD_LINGER_S = 0.01
 
 
 def default_worker_id() -> str:
@@ -157,7 +159,10 @@ class Dispatcher:
         slots = asyncio.Semaphore(self.concurrency)
         # Starts and outcomes share one group commit: the outcomes of the sends that just went
         # and the starts of the next ones are one transaction, not one each.
-        writes = _GroupCommit(self._write_all)
+        # An outcome waits a few milliseconds for others (the send is done, its slot free);
+        # a start, which its send waits for, does not.
+        writes = _GroupCommit(self._write_all, linger_s=RECORD_LINGER_S, urgent=lambda item: item[0] == "start",
+                              enough=self.batch)
         progress = asyncio.Event()
         tasks: list[asyncio.Task] = []
         pending: list[asyncio.Task] = []  # deliveries not finished yet
@@ -335,24 +340,42 @@ class _GroupCommit:
 
     Ten sends finishing together make one transaction, not ten queued on SQLite's write
     lock, and each caller resumes only once its own row is committed: a "sent" is
-    recorded as soon as the database can take it, which keeps the window for a repeat
-    after a crash short.
+    recorded within milliseconds (RECORD_LINGER_S at most, to be written with others),
+    which keeps the window for a repeat after a crash short.
     """
 
-    def __init__(self, write: Callable[[list], list]) -> None:
+    def __init__(self, write: Callable[[list], list], *, linger_s: float = 0.0,
+                 urgent: Callable[[object], bool] | None = None, enough: int = 0) -> None:
         self.write = write
         self.queue: list[tuple[object, asyncio.Future]] = []
         self.task: asyncio.Task | None = None
+        # A group with nothing urgent waits up to linger_s for more (until `enough` are queued):
+        # fewer, larger transactions for what nobody waits on.
+        self.linger_s, self.urgent, self.enough = linger_s, urgent, enough
+        self.arrived = asyncio.Event()
 
     async def submit(self, item: object) -> object:
         future = asyncio.get_running_loop().create_future()
         self.queue.append((item, future))
+        self.arrived.set()
         if self.task is None or self.task.done():
             self.task = asyncio.create_task(self._drain(), name="outbox-group-commit")
         return await future
 
+    def _may_wait(self) -> bool:
+        return bool(self.linger_s) and len(self.queue) < self.enough and \
+            not any(self.urgent is None or self.urgent(item) for item, _ in self.queue)
+
     async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
         while self.queue:
+            until = loop.time() + self.linger_s
+            while self._may_wait() and (left := until - loop.time()) > 0:
+                self.arrived.clear()
+                try:
+                    await asyncio.wait_for(self.arrived.wait(), left)
+                except TimeoutError:
+                    break
             group, self.queue = self.queue, []
             try:
                 results = await asyncio.to_thread(self.write, [item for item, _ in group])
