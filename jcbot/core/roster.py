@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cached_property
 from typing import Literal
 
 from jcbot.core.calendar import add_term, utc
@@ -115,7 +116,14 @@ class Roster:
 
     def seats_spoken_for(self, member: str, at: datetime) -> tuple[Government, ...]:
         """The seats an assertion by `member` at `at` also asserts (holder or alternate)."""
+        if member not in self._seat_people:  # most members: never a co-chair nor an alternate
+            return ()
         return tuple(s for s in GOVERNMENTS if member in (self.holder(s, at), self.alternate(s, at)))
+
+    @cached_property
+    def _seat_people(self) -> frozenset[str]:
+        """Everyone who ever held a co-chair's seat or was named an alternate (a roster never changes)."""
+        return frozenset(t.member for t in self.terms) | frozenset(d.alternate for d in self.designations)
 
     def vacant_seats(self, at: datetime) -> tuple[Government, ...]:
         return tuple(s for s in GOVERNMENTS if self.holder(s, at) is None)

@@ -153,7 +153,7 @@ class Tx:
         self.now = max(self.now, self.ctx.clock.now())
         return self.now
 
-    def audit(self, action: str, subject: str, data: dict[str, Any], committee_id: int | None = None) -> audit.AuditEvent:
+    def audit(self, action: str, subject: str, data: dict[str, Any], committee_id: int | None = None) -> audit.Appended:
         """Append an audit event for this change."""
         if self.read_only:
             raise RuntimeError(f"{action}: a read-only unit of work cannot change anything")

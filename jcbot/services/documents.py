@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
 from jcbot.services.context import ServiceContext, ServiceError, Tx
@@ -154,9 +156,15 @@ def of_version(session: Session, version_id: int) -> list[Attached]:
     return [_attached(pd, d) for pd, d in rows]
 
 
+_PD, _D = ProposalDocument.__table__, Document.__table__  # type: ignore[attr-defined]
+# Built once: every assertion reads it.
+_HASHES = (sa_select(_D.c.sha256).join(_PD, _PD.c.document_id == _D.c.id)
+           .where(_PD.c.version_id == bindparam("version_id")))
+
+
 def hashes(session: Session, version_id: int) -> list[str]:
     """The SHA-256s of a version's documents, sorted: what an assertion on it is bound to."""
-    return sorted(a.sha256 for a in of_version(session, version_id))
+    return sorted(session.connection().execute(_HASHES, {"version_id": version_id}).scalars())
 
 
 def _items(name: str, items: tuple[int, ...], item_count: int) -> list[int] | None:

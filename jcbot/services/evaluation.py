@@ -9,6 +9,7 @@ import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from jcbot.core.cochairs import escalation_recipients
@@ -66,14 +67,29 @@ def verdict_of(facts: Facts, now: datetime) -> Verdict:
     return evaluate(facts.distribution, facts.roster, facts.assertions, now, facts.closure)
 
 
+_V = ProposalVersion.__table__  # type: ignore[attr-defined]
+_SET_NEXT_CHANGE = _V.update().where(_V.c.id == bindparam("version_id")).values(next_change_at=bindparam("next"))
+
+
 def settle(tx: Tx, facts: Facts, verdict: Verdict) -> str | None:
-    """Record what the verdict changes; returns the new status if it changed."""
+    """Record what the verdict changes; returns the new status if it changed.
+
+    The facts may hold ORM instances or, from an intake, plain rows: a status change
+    writes through ORM instances of this session (loaded here for rows); the mark of
+    the next change alone is one prepared UPDATE.
+    """
     v = facts.version
-    if v.next_change_at != verdict.next_change:
-        v.next_change_at = verdict.next_change  # when the sweep must judge it again (the core says)
-        tx.session.add(v)
     if verdict.status == v.status:
+        if v.next_change_at != verdict.next_change:  # when the sweep must judge it again (the core says)
+            if isinstance(v, ProposalVersion):
+                v.next_change_at = verdict.next_change
+                tx.session.add(v)
+            else:
+                tx.session.connection().execute(_SET_NEXT_CHANGE, {"version_id": v.id, "next": verdict.next_change})
         return None
+    facts = _as_instances(tx.session, facts)
+    v = facts.version
+    v.next_change_at = verdict.next_change
     old, v.status = v.status, verdict.status
     subject = f"proposal:{facts.proposal.ref}"
     if verdict.status == "adopted":
@@ -105,6 +121,14 @@ def settle(tx: Tx, facts: Facts, verdict: Verdict) -> str | None:
     tx.session.add(v)
     tx.session.add(facts.proposal)
     return verdict.status
+
+
+def _as_instances(session: Session, facts: Facts) -> Facts:
+    """The facts with committee, proposal and version as ORM instances of `session` (a change writes through them)."""
+    if isinstance(facts.version, ProposalVersion):
+        return facts
+    return replace(facts, committee=session.get(Committee, facts.committee.id),
+                   proposal=session.get(Proposal, facts.proposal.id), version=session.get(ProposalVersion, facts.version.id))
 
 
 def _published_documents(tx: Tx, v: ProposalVersion) -> dict:

@@ -4,10 +4,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
+from jcbot.store.db import upsert_insert
 from jcbot.store.models import Committee, Counter
 
 ITEM_KINDS = (
@@ -21,8 +20,7 @@ def next_value(session: Session, committee_id: int, name: str) -> int:
     # One upsert: it takes the row lock, so two writers cannot read the same value, and
     # a writer racing another's first INSERT waits for it and then increments, where an
     # UPDATE-then-INSERT would fail on the primary key.
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(Counter).values(committee_id=committee_id, name=name, value=1).on_conflict_do_update(
+    stmt = upsert_insert(session)(Counter).values(committee_id=committee_id, name=name, value=1).on_conflict_do_update(
         index_elements=["committee_id", "name"], set_={"value": Counter.value + 1}).returning(Counter.value)
     return int(session.execute(stmt).scalar_one())
 

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import Session, select
 
 from jcbot.core.roster import Roster
@@ -81,6 +81,11 @@ def roster_marks(session: Session, committee_ids: list[int] | None = None) -> di
     return {cid: (last, count) for cid, last, count in session.exec(q.group_by(RosterChange.committee_id))}
 
 
+_RC = RosterChange.__table__  # type: ignore[attr-defined]
+# Built once: every verdict reads its committee's mark.
+_MARK = select(func.max(_RC.c.id), func.count(_RC.c.id)).where(_RC.c.committee_id == bindparam("committee_id"))
+
+
 def load_roster(session: Session, committee: Committee, mark: Mark | None = None) -> Roster:
     """The committee's roster: its stored changes replayed through the core (once per change, cached).
 
@@ -91,8 +96,7 @@ def load_roster(session: Session, committee: Committee, mark: Mark | None = None
         return _replay(session, committee)[0]
     cache, pending = carried
     if mark is None:
-        last, count = session.exec(select(func.max(RosterChange.id), func.count(RosterChange.id))
-                                   .where(RosterChange.committee_id == committee.id)).one()
+        last, count = session.connection().execute(_MARK, {"committee_id": committee.id}).one()
         mark = (last, count)
     digest = _rules_digest(committee.rules_yaml)
     roster = cache.get((committee.id, *mark, digest))

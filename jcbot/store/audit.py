@@ -44,6 +44,25 @@ class AuditEvent(SQLModel, table=True):
 
 
 @dataclass(frozen=True)
+class Appended:
+    """An event as `append` wrote it: the row's values (a plain record, not attached to any session)."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    committee_id: int | None
+    subject: str
+    data: str
+    prev_hash: str
+    hash: str
+
+    def data_value(self) -> Any:
+        """The event's data, parsed."""
+        return json.loads(self.data)
+
+
+@dataclass(frozen=True)
 class VerifyResult:
     """What verify() found: ok, how many events, the last hash, the first break."""
 
@@ -67,22 +86,28 @@ def event_hash(
 def append(
     session: Session, *, at: datetime, actor: str, action: str, subject: str,
     data: Any, committee_id: int | None = None,
-) -> AuditEvent:
-    """Chain a new event onto the head, in the caller's transaction."""
+) -> Appended:
+    """Chain a new event onto the head, in the caller's transaction; returns what was written.
+
+    Two prepared Core statements (read the head, insert the event): every change
+    appends here, so the ORM's unit of work is not in the way.
+    """
     require_aware(at)
     _lock_chain(session)
-    head = session.execute(
-        select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
-    ).first()
+    conn = session.connection()
+    head = conn.execute(_HEAD).first()
     seq, prev_hash = (head.id + 1, head.hash) if head else (1, GENESIS_HASH)
-    event = AuditEvent(
-        id=seq, at=at.astimezone(UTC), actor=actor, action=action, committee_id=committee_id,
-        subject=subject, data=canonical_json(data), prev_hash=prev_hash, hash="",
-    )
-    event.hash = event_hash(**_fields(event))
-    session.add(event)
-    session.flush()
-    return event
+    values = dict(id=seq, at=at.astimezone(UTC), actor=actor, action=action, committee_id=committee_id,
+                  subject=subject, data=canonical_json(data), prev_hash=prev_hash)
+    values["hash"] = event_hash(**values)
+    conn.execute(_INSERT, values)
+    return Appended(**values)
+
+
+_PG_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+_TABLE = AuditEvent.__table__
+_HEAD = select(_TABLE.c.id, _TABLE.c.hash).order_by(_TABLE.c.id.desc()).limit(1)  # type: ignore[attr-defined]
+_INSERT = _TABLE.insert()  # type: ignore[attr-defined]
 
 
 def _lock_chain(session: Session) -> None:
@@ -90,7 +115,7 @@ def _lock_chain(session: Session) -> None:
     # the lock is held until commit. SQLite: make_engine's BEGIN IMMEDIATE already
     # gives this transaction the only write lock.
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK_KEY})
+        session.connection().execute(_PG_LOCK, {"k": _CHAIN_LOCK_KEY})
 
 
 def _fields(row: Any) -> dict[str, Any]:

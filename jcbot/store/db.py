@@ -141,6 +141,22 @@ def lock_names(session: Session, namespace: str, *names: str) -> None:
                         {"name": f"jcbot:{namespace}:{name}"})
 
 
+def upsert_insert(session: Session) -> Any:
+    """`insert` of the session's dialect, the one that takes ON CONFLICT clauses (SQLite or PostgreSQL).
+
+    The dialect's module is imported for the database in use only: an idle `serve` on
+    SQLite does not carry PostgreSQL's.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        raise NotImplementedError(f"jcbot supports SQLite and PostgreSQL, not {dialect}")
+    return insert
+
+
 def canonical_json(value: Any) -> str:
     """The one JSON spelling of `value`: sorted keys, no spaces, UTF-8 kept as is."""
     return json.dumps(

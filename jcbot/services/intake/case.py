@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import select
+from sqlalchemy import bindparam, select
 
 from jcbot.core.decision import Admission
 from jcbot.services.context import ServiceError, Tx
@@ -14,6 +14,22 @@ from jcbot.services.intake.chain import Stop
 from jcbot.services.notices import proposal_data
 from jcbot.services.roster_log import load_roster
 from jcbot.store.models import AssertionRecord, Committee, Member, Proposal, ProposalItem, ProposalVersion
+
+# The intake's reads, built once: Core statements whose rows carry the columns as
+# attributes, read the way the ORM's instances are (every input runs them, and building a
+# statement and loading ORM instances cost more than the database does). A change writes
+# through Core as well, or through ORM instances loaded for it (evaluation.settle).
+_P, _C, _V, _A, _I, _M = (t.__table__ for t in (  # type: ignore[attr-defined]
+    Proposal, Committee, ProposalVersion, AssertionRecord, ProposalItem, Member))
+_PROPOSAL_BY_REF = select(_P).where(_P.c.ref == bindparam("ref")).with_for_update()
+_PROPOSAL_BY_ID = select(_P).where(_P.c.id == bindparam("id")).with_for_update()
+_COMMITTEE = select(_C).where(_C.c.id == bindparam("id"))
+_VERSIONS = select(_V).where(_V.c.proposal_id == bindparam("proposal_id"))
+_MEMBER_BY_HANDLE = select(_M).where(_M.c.committee_id == bindparam("committee_id"), _M.c.handle == bindparam("handle"))
+_MEMBER_BY_ID = select(_M).where(_M.c.committee_id == bindparam("committee_id"), _M.c.id == bindparam("id"))
+_RECORDS = select(_A).where(_A.c.version_id == bindparam("version_id")).order_by(_A.c.at, _A.c.id)
+_ITEMS = (select(_I.c.kind, _I.c.title, _I.c.reference).where(_I.c.version_id == bindparam("version_id"))
+          .order_by(_I.c.position))
 
 
 @dataclass
@@ -32,7 +48,7 @@ class Case:
     version_no: int | None = None     # the version answered; None: the current one
     handle: str | None = None         # the member, once known
     member_id: int | None = None
-    # Resolved by the rules, in this order.
+    # Resolved by the rules, in this order: rows read by Core, with the model's columns as attributes.
     committee: Committee | None = None
     proposal: Proposal | None = None
     version: ProposalVersion | None = None
@@ -41,7 +57,7 @@ class Case:
     facts: Facts | None = None
     admission: Admission | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # what one channel's rules need (a token, a reading)
-    _records: list[AssertionRecord] = field(default_factory=list, repr=False)
+    _records: list[Any] = field(default_factory=list, repr=False)  # assertion rows, in recorded order
 
     @property
     def when(self) -> datetime:
@@ -50,27 +66,26 @@ class Case:
 
     def lock_proposal(self) -> bool:
         """Find and lock the proposal named by ref or id, then re-read the instant; False if unknown."""
-        s = self.tx.session
-        q = select(Proposal, Committee).join(Committee, Committee.id == Proposal.committee_id)
-        q = q.where(Proposal.ref == self.ref) if self.ref is not None else q.where(Proposal.id == self.proposal_id)
-        found = s.exec(q.with_for_update(of=Proposal)).first()  # type: ignore[arg-type]
-        if found is None:
+        conn = self.tx.session.connection()
+        p = (conn.execute(_PROPOSAL_BY_REF, {"ref": self.ref}) if self.ref is not None
+             else conn.execute(_PROPOSAL_BY_ID, {"id": self.proposal_id})).first()
+        if p is None:
             return False
         self.tx.after_lock()
-        p, self.committee = found
+        self.committee = conn.execute(_COMMITTEE, {"id": p.committee_id}).one()
         self.proposal, self.ref = p, p.ref
-        versions = {v.version: v for v in s.exec(select(ProposalVersion).where(ProposalVersion.proposal_id == p.id))}
+        versions = {v.version: v for v in conn.execute(_VERSIONS, {"proposal_id": p.id})}
         self.current = versions[p.current_version]
         self.version = versions.get(self.version_no if self.version_no is not None else p.current_version)
         return True
 
     def load_member(self) -> bool:
         """The member named by handle or id, in the proposal's committee; False if none."""
-        s = self.tx.session
+        conn = self.tx.session.connection()
         assert self.committee is not None
-        q = select(Member).where(Member.committee_id == self.committee.id)
-        q = q.where(Member.handle == self.handle) if self.handle is not None else q.where(Member.id == self.member_id)
-        self.member = s.exec(q).first()
+        self.member = (conn.execute(_MEMBER_BY_HANDLE, {"committee_id": self.committee.id, "handle": self.handle})
+                       if self.handle is not None else
+                       conn.execute(_MEMBER_BY_ID, {"committee_id": self.committee.id, "id": self.member_id})).first()
         if self.member is not None:
             self.handle, self.member_id = self.member.handle, self.member.id
         return self.member is not None
@@ -88,10 +103,9 @@ class Case:
         if self.facts is None:
             assert self.committee and self.proposal and self.version
             s, v = self.tx.session, self.version
-            self._records = list(s.exec(select(AssertionRecord).where(AssertionRecord.version_id == v.id)
-                                        .order_by(AssertionRecord.at, AssertionRecord.id)))  # type: ignore[arg-type]
-            items = tuple({"kind": i.kind, "title": i.title, "reference": i.reference} for i in s.exec(
-                select(ProposalItem).where(ProposalItem.version_id == v.id).order_by(ProposalItem.position)))
+            conn = s.connection()
+            self._records = list(conn.execute(_RECORDS, {"version_id": v.id}))
+            items = tuple(r._asdict() for r in conn.execute(_ITEMS, {"version_id": v.id}))
             self.facts = facts_of(self.committee, self.proposal, v, load_roster(s, self.committee), self._records, items)
         return self.facts
 

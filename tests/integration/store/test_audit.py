@@ -17,7 +17,7 @@ from jcbot.store.db import session_scope
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
-def record(engine, n: int, start: int = 0) -> list[audit.AuditEvent]:
+def record(engine, n: int, start: int = 0) -> list[audit.Appended]:
     events = []
     with session_scope(engine) as session:
         for i in range(start, start + n):
