@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Column, Index, Text, or_, select, update
+from sqlalchemy import CheckConstraint, Column, Index, Text, bindparam, func, or_, select, update
 from sqlmodel import Field, Session, SQLModel
 
 from jcbot.store.db import JSONText, UTCDateTime, require_aware, upsert_insert
@@ -56,6 +56,18 @@ class OutboxMessage(SQLModel, table=True):
     # whose attempt was interrupted keeps it, and only such a message may have arrived
     # already (a claimed but never started message is simply pending again).
     in_flight_since: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+# The dispatcher's batch statements, built once (SQLAlchemy then compiles each once).
+_t = OutboxMessage.__table__
+_ids, _at = bindparam("ids", expanding=True), bindparam("at", type_=UTCDateTime())
+_CLAIMS = select(_t.c.id, _t.c.status, _t.c.attempts, _t.c.claimed_by).where(_t.c.id.in_(_ids))
+_IN_FLIGHT = update(_t).where(_t.c.id.in_(_ids), _t.c.in_flight_since.is_(None)).values(in_flight_since=_at)
+_STATUSES = select(_t.c.id, _t.c.status).where(_t.c.id.in_(_ids))
+_SENT = (update(_t).where(_t.c.id.in_(_ids), _t.c.status.not_in(("sent", "bounced")))
+         .values(status="sent", sent_at=_at, claimed_by=None, in_flight_since=None))
+_SENT_AFTER_BOUNCE = (update(_t).where(_t.c.id.in_(_ids), _t.c.status == "bounced")
+                      .values(sent_at=func.coalesce(_t.c.sent_at, _at), claimed_by=None, in_flight_since=None))
 
 
 @dataclass(frozen=True)
@@ -196,6 +208,23 @@ def mark_in_flight(session: Session, message_id: int, *, now: datetime, attempt:
     return True
 
 
+def mark_in_flight_many(session: Session, messages: list[tuple[int, int]], *, now: datetime,
+                        worker: str | None = None) -> list[bool]:
+    """mark_in_flight for several claimed messages, given as (id, attempt), in two statements; one bool each."""
+    if not messages:
+        return []
+    connection = session.connection()
+    query = _CLAIMS.with_for_update() if connection.dialect.name == "postgresql" else _CLAIMS
+    rows = {r.id: r for r in connection.execute(query, {"ids": sorted({i for i, _ in messages})})}
+    ok = [(r := rows.get(i)) is not None and r.status == "sending" and r.attempts == attempt and r.claimed_by == worker
+          for i, attempt in messages]
+    started = sorted({i for (i, _), good in zip(messages, ok) if good})
+    if started:
+        # Kept when set: it dates the earliest send whose fate is still unknown.
+        connection.execute(_IN_FLIGHT, {"ids": started, "at": require_aware(now)})
+    return ok
+
+
 def renew(session: Session, message_ids: list[int] | set[int], *, now: datetime, worker: str | None,
           lease: timedelta = LEASE) -> int:
     """Extend `worker`'s lease on these claimed messages to now + lease (the heartbeat)."""
@@ -273,6 +302,26 @@ def mark_sent(session: Session, message_id: int, *, now: datetime) -> None:
         row.status, row.sent_at = "sent", require_aware(now)
         _settled(row)
     session.flush()
+
+
+def mark_sent_many(session: Session, message_ids: list[int], *, now: datetime) -> None:
+    """mark_sent for several messages, in two statements (three if one bounced); LookupError if one is not there."""
+    ids = sorted(set(message_ids))
+    if not ids:
+        return
+    connection = session.connection()
+    # PostgreSQL: locked, so a bounce read meanwhile waits, then sees the message sent.
+    query = _STATUSES.with_for_update() if connection.dialect.name == "postgresql" else _STATUSES
+    status = {i: st for i, st in connection.execute(query, {"ids": ids})}
+    if len(status) != len(ids):
+        raise LookupError(f"no outbox message {min(set(ids) - set(status))}")
+    # As mark_sent: a bounce recorded before the send keeps the message bounced; sent stays as it was.
+    going = [i for i in ids if status[i] not in ("sent", "bounced")]
+    if going:
+        connection.execute(_SENT, {"ids": going, "at": require_aware(now)})
+    bounced = [i for i in ids if status[i] == "bounced"]
+    if bounced:
+        connection.execute(_SENT_AFTER_BOUNCE, {"ids": bounced, "at": require_aware(now)})
 
 
 def mark_retry(
