@@ -71,6 +71,8 @@ class DispatchResult:
     drain_s: float  # N queued -> all at the server
     raw_drain_s: float  # the same N by plain aiosmtplib, one reused connection
     connections: int  # SMTP connections the dispatcher opened in the whole run
+    drain_cpu_s: float = 0.0  # process CPU (every thread: the server's too) during the drain
+    raw_drain_cpu_s: float = 0.0  # the same during the raw baseline
 
     @property
     def throughput_ratio(self) -> float:
@@ -135,16 +137,18 @@ async def _run(ctx: ServiceContext, inbox: _Inbox, port: int, queued: int) -> Di
         for r in range(-(-queued // len(MEMBERS))):
             await asyncio.to_thread(_distribute, ctx, f"Queued {r}")
         total = -(-queued // len(MEMBERS)) * len(MEMBERS)
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         await scheduler.dispatch()
         await inbox.wait(total)
-        drain_s = time.perf_counter() - began
+        drain_s, drain_cpu = time.perf_counter() - began, time.process_time() - cpu
         connections = senders["email"].pool.opened  # over the whole run (fan-outs and the drain)
     finally:
         await scheduler.shutdown()
         await dispatcher.close()
+    cpu = time.process_time()
     raw_drain = await _raw(port, inbox.reset())
-    return DispatchResult(fanout, raw_fanout, total, drain_s, raw_drain, connections)
+    raw_cpu = time.process_time() - cpu
+    return DispatchResult(fanout, raw_fanout, total, drain_s, raw_drain, connections, drain_cpu, raw_cpu)
 
 
 def measure(storage: Path, queued: int = 500) -> DispatchResult:
