@@ -149,7 +149,7 @@ def command(form: dict[str, str]) -> Shape:
     url = urlsplit(form.get("response_url") or "")
     if url.scheme not in ("http", "https") or not url.netloc:
         return Shape("command", "response_url is missing or not a URL")
-    return Shape("command", None if "\x00" not in form.get("text", "") else "text holds a NUL")
+    return Shape("command", None if "\x00" not in (form.get("text") or "") else "text holds a NUL")
 
 
 def event(body: dict) -> Shape:

@@ -119,3 +119,13 @@ async def test_fuzz_an_envelope_of_any_shape_is_acknowledged_without_a_traceback
     assert set(ack) <= {"envelope_id", "payload"}, ack
     await asyncio.sleep(0)  # let a listener started after the ack fail now, if it would
     assert not tracebacks(caplog)[seen:], json.dumps(payload)[:500]
+
+
+def test_a_slash_command_whose_text_is_null_is_a_command_without_words():
+    # Found by the fuzz test above: JSON null as the text of a /jc envelope raised TypeError
+    # in the shape check, and the envelope was never acknowledged.
+    from jcbot.channels.slack import shapes
+
+    payload = {"command": "/jc", "user_id": SLACK["sato"], "text": None, "response_url": "https://hooks.slack.test/r"}
+    assert shapes.envelope("slash_commands", payload) == shapes.Shape("command")
+    assert shapes.envelope("slash_commands", payload | {"text": "show\x00"}).problem == "text holds a NUL"
