@@ -293,6 +293,11 @@ class Asserting:
         shows: list[list[Awaitable]] = [[] for _ in burst]
         messages: dict[tuple, list[int]] = {}  # message -> the clicks recorded on it, in order
         homes: dict[str, list[int]] = {}  # user -> the clicks recorded from their App Home
+        # Each clicker's DM with jcbot, asked of Slack side by side the first time (then remembered).
+        clickers = {c.user: c.client for c, out in zip(burst, outcomes) if c.place.get("type") == "message"
+                    and isinstance(out, Outcome) and out.recorded is not None and not out.recorded.duplicate}
+        dms = dict(zip(clickers, await asyncio.gather(*(own_dm(client, user) for user, client in clickers.items()),
+                                                      return_exceptions=True)))
         for i, (c, out) in enumerate(zip(burst, outcomes)):
             if isinstance(out, Told):
                 shows[i].append(tell(c.client, c.user, c.place, str(out)))
@@ -306,7 +311,9 @@ class Asserting:
                                      f"Already recorded: your position on {c.ref} is {c.position}."))
             elif c.place.get("type") != "message":
                 homes.setdefault(c.user, []).append(i)
-            elif c.place.get("channel") != await own_dm(c.client, c.user):
+            elif isinstance(dms[c.user], BaseException):
+                _settle(c, dms[c.user])  # type: ignore[arg-type]
+            elif c.place.get("channel") != dms[c.user]:
                 # The payload names a message outside this member's DM with jcbot: recorded, said to them alone.
                 assert out.case is not None and out.case.committee is not None and c.seat is not None
                 at, tz = out.case.when, c.seat.timezone or out.case.committee.timezone
