@@ -162,18 +162,26 @@ class Tx:
 
     def notify(self, notice: Notice) -> int:
         """Enqueue a notice, as data, on every channel that can reach its recipient; returns rows enqueued."""
+        return self.notify_all([notice])
+
+    def notify_all(self, notices: list[Notice]) -> int:
+        """`notify` for several notices (an adoption's, one per member), in one outbox statement."""
         if self.read_only:
-            raise RuntimeError(f"{notice.kind}: a read-only unit of work cannot send anything")
+            raise RuntimeError(f"{notices[0].kind if notices else 'notice'}: a read-only unit of work cannot send anything")
         # No rendering here (STYLE habit 13): each channel renders the notice when it sends it.
-        rows = [(r.channel, to) for r in self.ctx.renderers if r.channel in notice.channels
-                if (to := outgoing.address(r.channel, notice, self.ctx.settings))]
+        rows = []
+        for notice in notices:
+            reach = [(r.channel, to) for r in self.ctx.renderers if r.channel in notice.channels
+                     if (to := outgoing.address(r.channel, notice, self.ctx.settings))]
+            if not reach:
+                continue
+            payload = outgoing.to_payload(notice)
+            rows += [dict(now=self.now, channel=channel, kind=notice.kind, recipient=to,
+                          dedupe_key=f"{channel}:{notice.key}", payload=payload, committee_id=notice.committee_id,
+                          proposal_id=notice.proposal_id) for channel, to in reach]
         if not rows:
             return 0
-        payload = outgoing.to_payload(notice)
-        count = outbox.enqueue_many(self.session, [
-            dict(now=self.now, channel=channel, kind=notice.kind, recipient=to, dedupe_key=f"{channel}:{notice.key}",
-                 payload=payload, committee_id=notice.committee_id, proposal_id=notice.proposal_id)
-            for channel, to in rows])
+        count = outbox.enqueue_many(self.session, rows)
         self.enqueued += count
         return count
 

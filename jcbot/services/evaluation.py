@@ -180,10 +180,9 @@ def cochair_recipients(session: Session, committee: Committee, roster: Roster, a
 
 def _notify_all(tx: Tx, facts: Facts, kind: str, extra: dict) -> None:
     by_handle = members_by_handle(tx.session, facts.committee)
-    for handle in facts.roster.active_members(tx.now):
-        if handle in by_handle:
-            tx.notify(notices.proposal_notice(kind, facts, recipient(by_handle[handle]), extra))
-    tx.notify(notices.announcement(kind, facts, extra))
+    tx.notify_all([notices.proposal_notice(kind, facts, recipient(by_handle[handle]), extra)
+                   for handle in facts.roster.active_members(tx.now) if handle in by_handle]
+                  + [notices.announcement(kind, facts, extra)])
 
 
 def settle_committee(tx: Tx, committee: Committee) -> list[tuple[str, str]]:

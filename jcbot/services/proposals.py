@@ -171,8 +171,8 @@ def _distribute(tx: Tx, c: Committee, p: Proposal, v: ProposalVersion, roster: R
         log.warning("event=distribution.unreachable proposal=%s members=%s", p.ref, ",".join(lost))
     by_handle = members_by_handle(tx.session, c)
     docs = notices.documents_data(tx.session, v.id)  # type: ignore[arg-type]
-    for handle in dist.electorate:
-        tx.notify(notices.proposal_notice("distribution", facts, recipient(by_handle[handle]), docs))
+    tx.notify_all([notices.proposal_notice("distribution", facts, recipient(by_handle[handle]), docs)
+                   for handle in dist.electorate])
     expert_briefs.brief_all(tx, tx.ctx.settings, facts)  # experts appointed to it read it too, confidential documents included
     return facts
 

@@ -44,7 +44,7 @@ def _enqueue_due(ctx: ServiceContext, actor: str, judge: Callable[[Tx], list[Not
     if not due:
         return 0
     with ctx.tx(actor) as tx:
-        return sum(tx.notify(n) for n in due)
+        return tx.notify_all(due)
 
 
 def send_reminders(ctx: ServiceContext, actor: str = "scheduler") -> int:

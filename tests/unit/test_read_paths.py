@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "jcbot"
 MODULES = sorted(PACKAGE.rglob("*.py"))
 
 # Methods of the unit of work and of its session that change or lock something.
-TX_WRITES = {"audit", "notify", "after_lock"}
+TX_WRITES = {"audit", "notify", "notify_all", "after_lock"}
 SESSION_WRITES = {"add", "add_all", "delete", "flush", "merge", "execute", "bulk_save_objects", "bulk_insert_mappings"}
 # Store helpers that write through the session they are given (by name, or by dotted name
 # where the bare name is common: `out.append(...)` writes nothing).

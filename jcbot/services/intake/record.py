@@ -49,12 +49,13 @@ def record(case: Case, actor: str) -> Recorded:
                            "ignored": admission.ignored, "documents": hashes,  # repeated in the confirmation
                            # The core's judgement, shown as is by every channel (never recomputed there).
                            "within_period": admission.within_period}}
-    tx.notify(notices.proposal_notice("confirmation", facts, recipient(m), extra, key_suffix=str(row_id),
-                                      channels=(("slack",) if case.channel == "slack" else ("email",))))
+    told = [notices.proposal_notice("confirmation", facts, recipient(m), extra, key_suffix=str(row_id),
+                                    channels=(("slack",) if case.channel == "slack" else ("email",)))]
     if admission.escalate:
         # PROCEDURE 7: every negative, within the period or later, goes at once to both co-chairs.
-        for r in cochair_recipients(tx.session, facts.committee, facts.roster, tx.now):
-            tx.notify(notices.proposal_notice("escalation", facts, r, extra, key_suffix=str(row_id)))
+        told += [notices.proposal_notice("escalation", facts, r, extra, key_suffix=str(row_id))
+                 for r in cochair_recipients(tx.session, facts.committee, facts.roster, tx.now)]
+    tx.notify_all(told)
     settle(tx, facts, verdict)
     return Recorded(row_id, False, admission.ignored, verdict.status, verdict)  # type: ignore[arg-type]
 
