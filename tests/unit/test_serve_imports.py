@@ -80,8 +80,9 @@ asyncio.run(main())
 """
 
 # What an idle serve does without: the migration tooling (a child process runs it), the pages
-# and API (FastAPI, Jinja, the routers), the mail composition and SMTP client, the Maildir intake.
-LAZY = ("alembic", "mako", "fastapi", "jinja2", "aiosmtplib", "jcbot.web.app", "jcbot.web.errors", "jcbot.web.site",
+# and API (FastAPI, Jinja, the routers), the mail composition and SMTP client, the Maildir intake,
+# and on SQLite, PostgreSQL's dialect and driver.
+LAZY = ("sqlalchemy.dialects.postgresql", "psycopg", "alembic", "mako", "fastapi", "jinja2", "aiosmtplib", "jcbot.web.app", "jcbot.web.errors", "jcbot.web.site",
         "jcbot.web.dashboard", "jcbot.web.api", "jcbot.web.public_cases", "jcbot.web.documents", "jcbot.publish.render",
         "jcbot.channels.email.compose", "jcbot.channels.email.smtp", "jcbot.channels.email.maildir",
         "jcbot.channels.email.inbound")
