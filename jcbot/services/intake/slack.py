@@ -6,12 +6,13 @@ transaction). The rest is one chain in one transaction, as for an email reply.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlmodel import select
 
 from jcbot.services.context import ServiceContext
-from jcbot.services.intake import Case, Outcome, Rule, Stop, take
+from jcbot.services.intake import Case, Input, Outcome, Rule, Stop, take, take_many
 from jcbot.services.intake import rules as common
 from jcbot.store.models import AssertionRecord
 
@@ -36,9 +37,32 @@ RULES = (common.PROPOSAL, common.VERSION, common.DISTRIBUTED, common.SEEN, commo
          common.ADMISSION)
 
 
+@dataclass(frozen=True)
+class Click:
+    """Member `handle`'s answer from Slack user `user_id` on `ref` version `version`."""
+
+    user_id: str
+    handle: str
+    ref: str
+    version: int
+    position: str
+    opinion: str | None
+    evidence_key: str
+
+    def input(self) -> Input:
+        opinion = self.opinion.strip() if self.opinion and self.opinion.strip() else None
+        return Input(f"slack:{self.user_id}", RULES, lambda tx: Case(
+            tx, "slack", self.evidence_key, self.position, opinion, ref=self.ref, version_no=self.version,
+            handle=self.handle))
+
+
 def click(ctx: ServiceContext, user_id: str, handle: str, ref: str, version: int, position: str,
           opinion: str | None, evidence_key: str) -> Outcome:
     """Record member `handle`'s answer from Slack user `user_id` on `ref` version `version`, once."""
-    opinion = opinion.strip() if opinion and opinion.strip() else None
-    return take(ctx, f"slack:{user_id}", RULES, lambda tx: Case(tx, "slack", evidence_key, position, opinion,
-                                                                 ref=ref, version_no=version, handle=handle))
+    one = Click(user_id, handle, ref, version, position, opinion, evidence_key).input()
+    return take(ctx, one.actor, one.rules, one.make_case)
+
+
+def clicks(ctx: ServiceContext, burst: list[Click], budget_s: float | None = None) -> list[Outcome | Exception]:
+    """A burst of clicks in order, in one transaction (`take_many`): results for the first, within `budget_s`."""
+    return take_many(ctx, [c.input() for c in burst], budget_s)
