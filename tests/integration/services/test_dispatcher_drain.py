@@ -5,24 +5,17 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
-import pytest
 
 from jcbot.clock import ManualClock
 from jcbot.services.dispatcher import Dispatcher, _GroupCommit
 from jcbot.store import outbox
-from jcbot.store.db import init_db, make_engine, session_scope
+from jcbot.store.db import session_scope
 from jcbot.store.outbox import OutboxMessage
+
+from .helpers import engine  # noqa: F401 - fixture: a migrated database of db_url
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 MAIL = "From: jc@example.org\r\nTo: alice@example.org\r\nSubject: Proposal 7\r\n\r\nPlease assert.\r\n"
-
-
-@pytest.fixture
-def engine(db_url):
-    engine = make_engine(db_url)
-    init_db(engine)
-    yield engine
-    engine.dispose()
 
 
 def put(engine, key: str) -> int:
