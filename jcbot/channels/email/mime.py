@@ -12,7 +12,9 @@ the .eml files) from the pieces a notice has:
   folded once in its shape, with the token replaced by a letter repeated to the same
   length, and the token put back, since folding treats every letter and digit alike
   (when the token is not found exactly once in the folded text, the stdlib folds the
-  value itself);
+  value itself); an address header that the stdlib's parser would not read back as the
+  very mailbox given (Python 3.11 folds a long quoted display name without its quotes) is
+  folded here instead (`_fold_mailbox`);
 - bodies are encoded as `email.contentmanager` encodes them (7bit when the lines are
   ASCII and short, else the shorter of quoted-printable and base64; attachments in
   base64, 76 characters a line);
@@ -93,7 +95,111 @@ def _fold(name: str, value: str) -> str:
 
 @locked_cache(maxsize=4096)
 def _fold_address(name: str, display_name: str, addr_spec: str) -> str:
-    return WIRE.header_factory(name, Address(display_name, addr_spec=addr_spec)).fold(policy=WIRE)
+    folded = WIRE.header_factory(name, Address(display_name, addr_spec=addr_spec)).fold(policy=WIRE)
+    if _reads_back(name, folded, display_name, addr_spec):
+        return folded
+    return _fold_mailbox(name, display_name, addr_spec)
+
+
+def _reads_back(name: str, folded: str, display_name: str, addr_spec: str) -> bool:
+    """Whether the stdlib's parser reads exactly this one mailbox in a folded address header."""
+    value = _UNFOLD.sub("", folded[len(name) + 1:]).strip()
+    try:
+        mailboxes = WIRE.header_factory(name, value).addresses
+    except Exception:  # noqa: BLE001 - the parser fails in many ways; then the header is not as meant
+        return False
+    return [(a.display_name, a.addr_spec) for a in mailboxes] == [(display_name, addr_spec)]
+
+
+# Python 3.11's folding of an address header whose display name must be quoted (a comma, a
+# parenthesis, a quote...) drops the quotes once the header is too long for one line, so
+# "Tanaka, Hiroshi (Ministry...)" <t@x> goes out as two addresses (CPython gh-80222, fixed
+# upstream in 2025, after 3.11.7); and its own parser reads a stray space between two encoded
+# words of a folded non-ASCII name (gh-128110; RFC 2047 6.2 drops it). When the stdlib's folding does
+# not read back as the one mailbox it was given, the header is folded here instead: the
+# name's printable ASCII runs as quoted-strings, one per line (a fold inside a quoted-string
+# is allowed, but email.utils.getaddresses, as DKIM signing reads the From domain, does not
+# take one), its other runs as UTF-8 encoded words (RFC 2047: whole words, never inside
+# quotes), then the address. Every other header, and every address header the stdlib folds
+# right, keeps the stdlib's bytes.
+_UNFOLD = re.compile(r"\r\n(?=[ \t])")
+_MAX_OCTETS = 998
+_EW_BYTES = 45  # base64 of 45 bytes is 60 characters: "=?utf-8?b?...?=" is 72, within RFC 2047's 75
+
+
+def _fold_mailbox(name: str, display_name: str, addr_spec: str) -> str:
+    if not display_name:
+        return _fold_pieces(name, [(addr_spec, False)])
+    folded = _fold_pieces(name, [*_phrase_pieces(display_name), (f"<{addr_spec}>", False)])
+    if all(len(line) <= _MAX_OCTETS for line in folded.split(CRLF)):
+        return folded
+    # A word longer than RFC 5322's 998 octets a line (a line of 78 is only a SHOULD: a quoted
+    # word of 90 letters stays whole): the name in encoded words, which may fold anywhere.
+    return _fold_pieces(name, [*((w, False) for w in _encoded_words(display_name)), (f"<{addr_spec}>", False)])
+
+
+def _fold_pieces(name: str, pieces: list[tuple[str, bool]]) -> str:
+    """The header's pieces joined by a space, or by a fold where the line would pass 78; a
+    piece marked True is a quoted word that joins the quoted-string before it on the same line."""
+    lines, line = [], f"{name}:"
+    for text, joins in pieces:
+        longer = line[:-1] + " " + text[1:] if joins else line + " " + text
+        if len(longer) > _MAX_LINE and line != f"{name}:":
+            lines.append(line)
+            longer = " " + text
+        line = longer
+    lines.append(line)
+    return CRLF.join(lines) + CRLF
+
+
+def _phrase_pieces(display_name: str) -> list[tuple[str, bool]]:
+    """The display name's words: runs of printable ASCII words as quoted words that join up
+    (a second space in a row is kept inside the quotes), the other runs as encoded words."""
+    runs: list[tuple[bool, list[str]]] = []  # (printable ASCII, words)
+    for word in display_name.split(" "):
+        # (text like an encoded word is encoded too: readers decode one even inside quotes)
+        plain = all(" " < ch < "\x7f" for ch in word) and "=?" not in word
+        if runs and (runs[-1][0] == plain or not word):
+            runs[-1][1].append(word)
+        else:
+            runs.append((plain, [word]))
+    pieces: list[tuple[str, bool]] = []
+    for plain, words in runs:
+        if not plain:
+            pieces += [(w, False) for w in _encoded_words(" ".join(words))]
+            continue
+        spaced, pending = [], ""
+        for word in words:
+            if word or not spaced:
+                spaced.append(pending + word)
+                pending = ""
+            else:
+                pending += " "
+        spaced[-1] += pending
+        pieces += [('"' + _quoted(w) + '"', i > 0) for i, w in enumerate(spaced)]
+    return pieces
+
+
+def _quoted(word: str) -> str:
+    return word.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _encoded_words(text: str) -> list[str]:
+    """The text as RFC 2047 'B' encoded words of UTF-8, never splitting a character, cut after a
+    space where one is near (the space inside the word before: the white space between two
+    encoded words is not part of the text)."""
+    words, chunk = [], ""
+    for ch in text:
+        if len((chunk + ch).encode("utf-8")) > _EW_BYTES:
+            cut = chunk.rfind(" ") + 1
+            if not cut or len((chunk[cut:] + ch).encode("utf-8")) > _EW_BYTES:
+                cut = len(chunk)
+            words.append(chunk[:cut])
+            chunk = chunk[cut:]
+        chunk += ch
+    words.append(chunk)
+    return ["=?utf-8?b?" + binascii.b2a_base64(w.encode("utf-8"), newline=False).decode("ascii") + "?="
+            for w in words if w]
 
 
 def header_line(name: str, value: str | tuple[str, str], varying: tuple[str, ...] = ()) -> str:

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import shutil
 import stat
-from email import message_from_string
+from email import message_from_bytes, message_from_string
 from email.message import EmailMessage
 from email.policy import default
+from email.utils import getaddresses
 
 import pytest
 from icalendar import Calendar
@@ -237,3 +238,50 @@ def test_digest_and_duty_render_their_lines(renderer, kind, subject):
 def test_unknown_kind_is_sent_in_the_generic_form(renderer):
     _, msg = render(renderer, notice("meeting_flag", lines=["No meeting for a year."]))
     assert "No meeting for a year." in msg.get_body(("plain",)).get_content()
+
+
+# Members' and committees' names as the Joint Committees write them: "Surname, Given name
+# (Ministry...)", long enough that the header folds, with commas, parentheses, quotes, a
+# backslash and non-ASCII letters. On Python 3.11 the stdlib's folding dropped the quotes
+# of such a name (CPython gh-80222) and read a stray space between encoded words (gh-128110).
+LONG_NAMES = [
+    "Tanaka, Hiroshi (Ministry of the Environment of Japan, Global Environment Bureau)",
+    "Батбаяр, Ганзориг (Ministry of Environment and Tourism of Mongolia, Climate Change Department)",
+    'Nguyễn, Thị "Lan" (Ministry of Natural Resources and Environment of Viet Nam; Dept. of Climate Change)',
+    'O\'Brien, Pat "JC" \\ <host> of the Secretariat of the Japan-Mongolia Joint Committee, Tokyo: office',
+]
+LONG_COMMITTEES = [
+    'Joint Committee (JCM) of Japan and the Republic of the Philippines, "Manila", Secretariat: Office',
+    "Japan-Mongolia Joint Committee (Монгол Улс), Secretariat of the JCM, \"Ministry\" office, Ulaanbaatar",
+]
+
+
+@pytest.mark.parametrize("kind", ["distribution", "confirmation", "escalation"])
+@pytest.mark.parametrize("name, committee", list(zip(LONG_NAMES, LONG_COMMITTEES * 2)),
+                         ids=["tanaka", "mongolian", "vietnamese", "quotes-backslash-angles"])
+def test_long_names_with_commas_and_quotes_stay_one_address(renderer, kind, name, committee):
+    member = Recipient("tanaka", name, 3, "tanaka@env.example", None, "Asia/Tokyo")
+    n = notice(kind, member, committee={**COMMITTEE, "name": committee})
+    [row] = renderer.render(n)
+    raw = row.payload["message"].encode("ascii")
+    msg = message_from_bytes(raw, policy=default)
+    [to] = msg["To"].addresses
+    assert (to.display_name, to.addr_spec) == (name, "tanaka@env.example")
+    [sender] = msg["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == (committee, "jc@jcm-mn.example.org")
+    if kind == "escalation":
+        assert msg["Reply-To"] is None
+    else:
+        [reply] = msg["Reply-To"].addresses
+        assert reply.display_name == "" and read_token(reply_secret(renderer.settings),
+                                                       token_from_address(reply.addr_spec, "jc")) == TokenClaims(7, 2, 3)
+    # The legacy reader too (DKIM signing takes the From domain from it; mail tools use it).
+    legacy = message_from_bytes(raw)
+    assert [spec for _, spec in getaddresses(legacy.get_all("To"))] == ["tanaka@env.example"]
+    assert [spec for _, spec in getaddresses(legacy.get_all("From"))] == ["jc@jcm-mn.example.org"]
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    assert all(len(line) <= 78 for line in head), [line for line in head if len(line) > 78]
+    fields = [line.split(b":", 1)[0] for line in head if line[:1] not in (b" ", b"\t")]
+    assert fields.count(b"To") == fields.count(b"From") == 1
+    to_lines = head[head.index(next(x for x in head if x.startswith(b"To:"))):]
+    assert to_lines[1][:1] == b" "  # folded: the value is longer than a line

@@ -6,6 +6,7 @@ from email import message_from_bytes
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import default
+from email.utils import getaddresses
 
 import pytest
 
@@ -134,3 +135,73 @@ def test_text_bodies_take_the_encoding_emailmessage_chooses(text, cte):
     msg = EmailMessage(policy=WIRE)
     msg.set_content(text)
     assert text_body(text) == (cte, msg.get_payload()) and msg["Content-Transfer-Encoding"] == cte
+
+
+def read_address(line: str) -> list[tuple[str, str]]:
+    """The mailboxes the stdlib's parser reads in one folded address header (as a message's header)."""
+    msg = message_from_bytes(line.encode("ascii") + b"\r\nbody", policy=default)
+    name = line.split(":", 1)[0]
+    return [(a.display_name, a.addr_spec) for a in msg[name].addresses]
+
+
+def test_a_long_name_with_a_comma_keeps_its_quotes_when_folded():
+    # Python 3.11's folding dropped the quotes here (CPython gh-80222): two addresses on the wire.
+    name = "Tanaka, Hiroshi (Ministry of the Environment of Japan, Global Environment Bureau)"
+    line = header_line("To", (name, "tanaka@env.example"))
+    # One quoted-string a line: email.utils.getaddresses (the DKIM signer's From) misreads a fold inside one.
+    assert line == ('To: "Tanaka, Hiroshi (Ministry of the Environment of Japan, Global"\r\n'
+                    ' "Environment Bureau)" <tanaka@env.example>\r\n')
+    assert read_address(line) == [(name, "tanaka@env.example")]
+
+
+def test_a_name_the_stdlib_folds_right_keeps_the_stdlibs_bytes():
+    for name in ["Hanako Sato", "Tanaka, Hiroshi", "Цэцэг Болд", 'O\'Brien, Pat "JC" (host)',
+                 "Bolormaa Tserendorj-Enkhbayar of the Ministry of Environment and Tourism of Mongolia"]:
+        stdlib_line = WIRE.header_factory("To", Address(name, addr_spec="a@b.example")).fold(policy=WIRE)
+        assert header_line("To", (name, "a@b.example")) == stdlib_line
+
+
+WORDS = ["Tanaka,", "Hiroshi", "(Ministry", "of", "Environment)", "Батбаяр,", "Ганзориг", "Nguyễn", '"Lan"', "\\",
+         "<host>", "J.", "a@b", "x;y:z", "Dept.", "太陽光発電", "(JCM),", "'s", "=?utf-8?q?x?=", "Монголии"]
+
+
+def test_any_long_name_reads_back_as_one_mailbox_in_lines_of_78():
+    rnd = random.Random(5)
+    for _ in range(60):
+        name = " ".join(rnd.choice(WORDS) for _ in range(rnd.randint(1, 25)))
+        for header in ("To", "From"):
+            line = header_line(header, (name, "member@env.example"))
+            assert all(len(x) <= 78 for x in line.split("\r\n")), line
+            [(display, spec)] = read_address(line)
+            assert spec == "member@env.example"
+            assert [a for _, a in getaddresses(message_from_bytes(line.encode() + b"\r\nx").get_all(header))] == \
+                ["member@env.example"], line  # the legacy reader (the DKIM signer's From domain)
+            # Exact, but where a run of non-ASCII words spans several encoded words: Python 3.11's
+            # parser keeps the white space between two of them, which RFC 2047 6.2 says to drop
+            # (CPython gh-128110); the encoded words themselves hold the name exactly (below).
+            assert display == name or display.split() == name.split(), line
+
+
+def test_a_long_run_of_non_ascii_words_is_encoded_words_that_decode_to_the_name():
+    from email.header import decode_header
+
+    name = "Батбаяр Ганзориг Энхтайваны, Монгол Улсын Байгаль орчин, аялал жуулчлалын яам"
+    line = header_line("To", (name, "batbayar@mne.example"))
+    assert all(len(x) <= 78 for x in line.split("\r\n")) and line.count("\r\n") > 1
+    phrase = line.removeprefix("To:").replace("\r\n", "").removesuffix("<batbayar@mne.example>").strip()
+    [(data, charset)] = decode_header(phrase)  # adjacent encoded words: one text, as RFC 2047 reads them
+    assert (data.decode(charset), charset) == (name, "utf-8")
+    [(display, spec)] = read_address(line)
+    assert spec == "batbayar@mne.example" and display.split() == name.split()
+
+
+def test_a_word_longer_than_a_line_stays_whole_and_one_longer_than_998_octets_is_encoded():
+    name = "Secretariat," + "x" * 90 + " (JCM)"
+    line = header_line("From", (name, "jc@jcm.example"))
+    assert all(len(x) <= 998 for x in line.split("\r\n")) and line.count("\r\n") == 2
+    assert read_address(line) == [(name, "jc@jcm.example")]
+    name = "Secretariat," + "x" * 1200 + " (JCM)"
+    line = header_line("From", (name, "jc@jcm.example"))
+    assert all(len(x) <= 78 for x in line.split("\r\n"))
+    [(display, spec)] = read_address(line)  # (white space between encoded words: gh-128110, above)
+    assert spec == "jc@jcm.example" and display.replace(" ", "") == name.replace(" ", "")
