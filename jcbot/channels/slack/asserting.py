@@ -27,9 +27,10 @@ POPUP_QUIET_S = 0.25
 # first has waited RECORD_WAIT_S: recording then does not slow the acks of the burst.
 RECORD_QUIET_S = 0.05
 RECORD_WAIT_S = 1.0
-# Recording a burst holds SQLite's write lock transaction after transaction: after each
-# RECORD_HOP_S of it, the other writers (the dispatcher sending the receipts, a sweep) get
-# WRITERS_TURN_S, longer than the longest sleep of SQLite's busy handler, to take their turn.
+# Recording a burst holds the write lock: each RECORD_HOP_S of clicks is one transaction
+# (a group commit), and after each the other writers (the dispatcher sending the receipts,
+# a sweep) get WRITERS_TURN_S, longer than the longest sleep of SQLite's busy handler, to
+# take their turn.
 RECORD_HOP_S = 1.0
 WRITERS_TURN_S = 0.11
 
@@ -85,17 +86,32 @@ def _identities(ctx: ServiceContext, users: set[str]) -> dict[str, Identity]:
     return {user: identify(ctx, user) for user in users}
 
 
-def _record_in_order(ctx: ServiceContext, clicks: list[_Click], budget_s: float) -> list[Outcome | Exception]:
-    """The first clicks through the Slack intake (a transaction each), one after the other, for about `budget_s`."""
+def _record_in_order(ctx: ServiceContext, clicks: list[_Click], budget_s: float,
+                     together: bool) -> list[Outcome | Exception]:
+    """The first clicks through the Slack intake, in order, for about `budget_s`.
+
+    `together` (SQLite, whose writers take turns anyway): in one transaction, a group
+    commit; a click that fails is rolled back alone (its exception is its result), and
+    if the transaction itself fails nothing of it was recorded and every click waiting
+    is told. Otherwise a transaction each: one user's burst holding the locks of several
+    proposals until its commit could deadlock with another user's, recorded side by side.
+    """
+    burst = []
+    for c in clicks:
+        assert c.seat is not None
+        burst.append(slack_intake.Click(c.user, c.seat.handle, c.ref, c.version, c.position, c.opinion, c.evidence))
+    if together:
+        try:
+            return slack_intake.clicks(ctx, burst, budget_s)
+        except Exception as error:  # noqa: BLE001 - raised in each click's listener
+            return [error] * len(clicks)
     out: list[Outcome | Exception] = []
     end = time.monotonic() + budget_s
-    for c in clicks:
+    for one in burst:
         if out and time.monotonic() > end:
             break
-        assert c.seat is not None
         try:
-            out.append(slack_intake.click(ctx, c.user, c.seat.handle, c.ref, c.version, c.position, c.opinion,
-                                          c.evidence))
+            out.append(slack_intake.clicks(ctx, [one])[0])
         except Exception as error:  # noqa: BLE001 - raised in that click's listener, the others go on
             out.append(error)
     return out
@@ -256,8 +272,8 @@ class Asserting:
             if c.seat is None:
                 results[i] = Told(not_seated(c.ref))
                 continue
-            # On SQLite, whose writers take turns anyway, all in one thread hop, one after the other
-            # (transactions started side by side would only wait in its busy handler, which sleeps);
+            # On SQLite, whose writers take turns anyway, all in one transaction per hop, one after the
+            # other (transactions started side by side would only wait in its busy handler, which sleeps);
             # elsewhere each user's clicks in order, the users side by side.
             chains.setdefault("" if self._one_writer else c.user, []).append(i)
         recorded = await asyncio.gather(*(self._record_chain([burst[i] for i in chain]) for chain in chains.values()))
@@ -270,7 +286,8 @@ class Asserting:
         """Clicks recorded in order, RECORD_HOP_S at a time, the other writers' turn in between."""
         outcomes: list[Outcome | Exception] = []
         while True:
-            outcomes += await call(_record_in_order, self.ctx, clicks[len(outcomes):], RECORD_HOP_S)
+            outcomes += await call(_record_in_order, self.ctx, clicks[len(outcomes):], RECORD_HOP_S,
+                                   self._one_writer)
             if len(outcomes) == len(clicks):
                 return outcomes
             await asyncio.sleep(WRITERS_TURN_S)
