@@ -16,7 +16,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from jcbot.services.context import ServiceContext
-from jcbot.web.headers import SecurityHeaders, add_security_headers
+from jcbot.web.headers import add_security_headers
 from jcbot.web.health import health
 
 log = logging.getLogger(__name__)
@@ -43,14 +43,11 @@ class Front:
         self._slack: Any = None
         s = ctx.settings
         if s.slack_bot_token and s.slack_signing_secret:
-            from fastapi import FastAPI
-
             from jcbot.web import slack
 
             self._slack_router = slack.router(ctx)
-            self._slack = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-            self._slack.add_middleware(SecurityHeaders)
-            self._slack.include_router(self._slack_router)
+            # Called directly (an ASGI app of its own, with the security headers), not through a framework.
+            self._slack = self._slack_router.endpoint
 
     @property
     def loaded(self) -> bool:
