@@ -72,3 +72,18 @@ async def test_clicks_are_answered_by_the_slack_endpoint_before_and_after_the_pa
             break
         await asyncio.sleep(0.05)
     assert sorted(a.member for a in shown(ctx, ref).assertions) == ["bat", "sato"]
+
+
+async def test_the_front_refuses_an_oversized_body_and_answers_with_the_security_headers(ctx, ref, front_http):
+    from jcbot.web.slack import MAX_BODY_BYTES
+
+    front, slack_http, _ = front_http
+    async with httpx.AsyncClient(base_url=slack_http.url) as client:
+        big = await client.post("/slack/events", content=b"payload=" + b"x" * MAX_BODY_BYTES)
+        unsigned = await client.post("/slack/events", content=b"payload=%7B%7D")
+    assert big.status_code == 413 and big.text == "request too large\n"
+    assert unsigned.status_code == 401
+    for answer in (big, unsigned):
+        assert answer.headers["content-security-policy"].startswith("default-src 'none'")
+        assert answer.headers["x-content-type-options"] == "nosniff"
+    assert shown(ctx, ref).assertions == () and not front.loaded
