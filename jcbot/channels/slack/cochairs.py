@@ -66,7 +66,7 @@ class CoChairs:
         except REFUSALS as refusal:
             await tell(client, user, place, refused(refusal, "Nothing was done."))
             return
-        done = f"{ref} {DONE[verb]} by {seat.name} at {blocks.when(self.ctx.clock.now(), seat.timezone)}."
+        done = f"{ref} {DONE[verb]} by {blocks.esc(seat.name)} at {blocks.when(self.ctx.clock.now(), seat.timezone)}."
         shown = (body.get("message") or {}).get("blocks")
         own = place.get("type") == "message" and place.get("channel") == await own_dm(client, user)
         if own and shown:
@@ -89,5 +89,5 @@ class CoChairs:
         except REFUSALS as refusal:
             await tell(client, user, place, refused(refusal, "Nothing was done."))
             return
-        await tell(client, user, place, f"{ref} version {new.version} was distributed by {seat.name}; "
+        await tell(client, user, place, f"{ref} version {new.version} was distributed by {blocks.esc(seat.name)}; "
                                         f"version {version} is superseded.")

@@ -79,3 +79,14 @@ async def test_revise_opens_a_modal_and_redistributes_a_new_version(ctx, ref, fa
     notes = await fake_slack.wait_for_async("chat.postEphemeral", 2)
     assert "is at version 2 now" in notes[1].body["text"]
     assert shown(ctx, ref).version.status == "open"
+
+
+async def test_a_cochairs_name_is_shown_as_text_not_as_slack_markup(ctx, ref, fake_slack, slack_http):
+    from jcbot.services import roster
+
+    roster.update_member(ctx, "japan-mongolia", "bat", "test", name="Bat <!channel> & Co")
+    blocks = await escalation_dm(ctx, fake_slack, ref, "bat")
+    await slack_http.interact(slack_http.click(SLACK["bat"], f"jc.withdraw|{ref}|1", blocks))
+    [update] = await fake_slack.wait_for_async("chat.update")
+    assert f"{ref} withdrawn by Bat &lt;!channel&gt; &amp; Co at" in update.body["text"]
+    assert "<!channel>" not in update.body["text"] and "<!channel>" not in all_text(update.body["blocks"])
