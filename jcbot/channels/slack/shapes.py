@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from jcbot.channels.slack.blocks import parse_action
 
@@ -187,7 +187,11 @@ def classify(raw: bytes, content_type: str | None) -> Shape:
         except ValueError:
             return Shape("unknown", "the body is not JSON")
         return _json(body)
-    form = {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
+    fields = parse_qsl(text, keep_blank_values=True)
+    form = dict(fields)
+    if len(form) != len(fields):
+        # Slack sends each field once; bolt reads the last of a repeated one, so the one checked must be the only one.
+        return Shape("unknown", "a form field appears more than once")
     if "payload" not in form:
         return Shape("ssl_check") if form.get("ssl_check") else command(form)
     try:

@@ -210,3 +210,17 @@ async def test_a_click_without_its_user_or_a_modal_without_its_type_gets_400_and
 async def test_another_apps_button_is_acked_and_nothing_runs(ctx, ref, fake_slack, slack_http):
     answer = await slack_http.interact(slack_http.click(SLACK["sato"], "other.app|x|1"))
     assert answer.status_code == 200 and not fake_slack.calls()
+
+
+async def test_a_form_field_sent_twice_gets_400_and_nothing_runs(ctx, ref, fake_slack, slack_http, caught):
+    # The shape check read the first `payload`, bolt the last: a checked click could carry an unchecked one.
+    import json
+    from urllib.parse import urlencode
+
+    checked = slack_http.click(SLACK["sato"], f"jc.affirm|{ref}|1")
+    unchecked = dict(checked, user=None)
+    raw = urlencode([("payload", json.dumps(checked)), ("payload", json.dumps(unchecked))])
+    answer = await slack_http.post(raw, "application/x-www-form-urlencoded")
+    assert answer.status_code == 400 and "a form field appears more than once" in answer.text
+    assert assertion_count(ctx, ref) == 0 and not fake_slack.calls()
+    assert not [r for r in caught.records if r.levelno >= logging.ERROR]
