@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -321,28 +320,28 @@ def init_db_apart(engine: Engine, log_level: str = "WARNING") -> None:
         init_db(engine)
         return
     package_root = str(Path(__file__).resolve().parents[2])
-    # The URL (it may hold a password) goes in the environment, never on the command line.
-    env = os.environ | {_CHILD_URL: engine.url.render_as_string(hide_password=False),
-                        "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run([sys.executable, "-c", "from jcbot.store.db import _migrate_child; _migrate_child()",
-                           log_level], env=env, stderr=subprocess.PIPE, text=True, errors="replace")
+    # The URL (it may hold a password) goes on the child's stdin, never on the command line;
+    # the child imports this very package (the checkout's, if that is what runs here).
+    done = subprocess.run([sys.executable, "-c", _CHILD, package_root, log_level],
+                          input=engine.url.render_as_string(hide_password=False), stderr=subprocess.PIPE,
+                          text=True, errors="replace")
     sys.stderr.write(done.stderr)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
         raise RuntimeError(f"migrating the database failed: {last}")
 
 
-_CHILD_URL = "JCBOT_MIGRATE_URL"
+_CHILD = "import sys; sys.path.insert(0, sys.argv[1]); from jcbot.store.db import _migrate_child; _migrate_child()"
 
 
 def _migrate_child() -> None:
-    """The child of init_db_apart: migrate the database its parent named."""
+    """The child of init_db_apart: migrate the database whose URL its parent wrote on stdin."""
     import sys
 
     from jcbot.logs import setup_logging
 
-    setup_logging(sys.argv[1] if len(sys.argv) > 1 else "WARNING")
-    engine = make_engine(os.environ[_CHILD_URL], pool_size=1)
+    setup_logging(sys.argv[2] if len(sys.argv) > 2 else "WARNING")
+    engine = make_engine(sys.stdin.read(), pool_size=1)
     try:
         init_db(engine)
     finally:
