@@ -12,15 +12,14 @@ import hmac
 import logging
 import re
 import asyncio
-from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from jcbot.channels.email import attachments
 from jcbot.channels.email.bounces import bounce_address
-from jcbot.channels.email.mime import Attachment, Draft, locked_cache, write
+from jcbot.channels.email.deadline import deadline_ics, deadline_lines, local_time
+from jcbot.channels.email.mime import Attachment, Draft, write
 from jcbot.channels.email.parse import accepted_forms_text
 from jcbot.channels.email.tokens import make_token, reply_address
 from jcbot.resources import templates_dir
@@ -65,99 +64,6 @@ def message_id(secret: bytes, key: str, domain: str) -> str:
 def distribution_key(version_id: int, handle: str) -> str:
     """The notice key of a member's distribution (as jcbot.services.notices makes it)."""
     return f"distribution:{version_id}:{handle}"
-
-
-def local_time(iso: str | datetime | None, zone: str | None) -> str:
-    """An instant as people read it: 'Tuesday 24 March 2026, 00:00 (Asia/Ulaanbaatar, UTC+08:00)'."""
-    if iso is None:
-        return "-"
-    instant = datetime.fromisoformat(iso) if isinstance(iso, str) else iso
-    here = instant.astimezone(ZoneInfo(zone or "UTC"))
-    offset = here.strftime("%z")
-    abbr = here.tzname() or ""
-    abbr = f" {abbr}" if abbr[:1].isalpha() and abbr != "UTC" else ""
-    return (f"{here:%A} {here.day} {here:%B %Y}, {here:%H:%M}{abbr} "
-            f"({zone or 'UTC'}, UTC{offset[:3]}:{offset[3:]})")
-
-
-def deadline_lines(iso: str | None, member_zone: str | None, committee_zone: str) -> list[tuple[str, str]]:
-    """The deadline in the member's time zone and in the committee's, labelled."""
-    if iso is None:
-        return []
-    if not member_zone or member_zone == committee_zone:
-        label = "your time zone and the committee's" if member_zone else "the committee's time zone"
-        return [(local_time(iso, committee_zone), label)]
-    return [(local_time(iso, member_zone), "your time zone"),
-            (local_time(iso, committee_zone), "the committee's time zone")]
-
-
-def deadline_ics(proposal: dict, committee: dict, domain: str, answer_to: str | None) -> bytes:
-    """An iCalendar event at the deadline; one UID per proposal, so a revision updates it."""
-    how = f"Reply to the proposal email ({answer_to})" if answer_to else "Reply to the proposal email"
-    description = (f"Assertions on {proposal['ref']} must be made before this moment. "
-                   f"{how} with AFFIRM, or OBJECT and your opinion.")
-    frame = _ics_frame(proposal["id"], int(proposal["version"]), proposal["distributed_at"], proposal["deadline"],
-                       proposal["ref"], proposal["title"], committee["name"], domain)
-    if frame is None:
-        return _calendar(proposal["id"], int(proposal["version"]), proposal["distributed_at"], proposal["deadline"],
-                         proposal["ref"], proposal["title"], committee["name"], domain, description)
-    before, after = frame
-    return before + _description_line(description) + after
-
-
-# The event's DESCRIPTION names the member's reply address; all else is the same for every
-# member of a fan-out: made once, with this stand-in where each member's line goes.
-_DESCRIPTION_MARK = "jcbot-description-of-the-member"
-
-
-@locked_cache(maxsize=64)
-def _ics_frame(pid: Any, version: int, distributed_at: str | None, deadline: str, ref: str, title: str,
-               committee: str, domain: str) -> tuple[bytes, bytes] | None:
-    """The calendar before and after the event's DESCRIPTION line (None if that line cannot be found once)."""
-    ics = _calendar(pid, version, distributed_at, deadline, ref, title, committee, domain, _DESCRIPTION_MARK)
-    line = _description_line(_DESCRIPTION_MARK)
-    if ics.count(line) != 1:
-        return None
-    before, _, after = ics.partition(line)
-    return before, after
-
-
-def _description_line(text: str) -> bytes:
-    """The folded DESCRIPTION content line of an event, as icalendar writes it inside the calendar.
-
-    (_ics_frame finds this very line in the calendar icalendar wrote, or makes no frame.)
-    """
-    from icalendar import Parameters, vText
-    from icalendar.parser import Contentline
-
-    return Contentline.from_parts("DESCRIPTION", Parameters(), vText(text)).to_ical() + b"\r\n"
-
-
-def _calendar(pid: Any, version: int, distributed_at: str | None, deadline: str, ref: str, title: str,
-              committee: str, domain: str, description: str) -> bytes:
-    # Imported here: icalendar costs `jcbot serve` about 4 MiB, and only distribution emails need it.
-    from icalendar import Alarm, Calendar, Event
-
-    cal = Calendar()
-    cal.add("prodid", "-//jcbot//Joint Committee decisions//EN")
-    cal.add("version", "2.0")
-    cal.add("method", "PUBLISH")
-    event = Event()
-    event.add("uid", f"jcbot-proposal-{pid}-deadline@{domain}")
-    event.add("sequence", version)
-    event.add("dtstamp", datetime.fromisoformat(distributed_at or deadline))
-    # DTSTART alone is an instant (RFC 5545 3.6.1): the deadline is a moment, not a slot.
-    event.add("dtstart", datetime.fromisoformat(deadline))
-    event.add("summary", f"Deadline: {ref} {title} ({committee})")
-    event.add("description", description)
-    event.add("transp", "TRANSPARENT")
-    alarm = Alarm()
-    alarm.add("action", "DISPLAY")
-    alarm.add("trigger", timedelta(days=-1))
-    alarm.add("description", f"{ref}: one day left to answer")
-    event.add_component(alarm)
-    cal.add_component(event)
-    return cal.to_ical()
 
 
 class EmailRenderer:
