@@ -7,6 +7,7 @@ members, the deadline, a co-chairs' closure) in time order and returns the verdi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import datetime
 from typing import Literal
 
@@ -218,9 +219,8 @@ def evaluate(
     facts = _facts(dist, roster, assertions, now, closure)
 
     st = _State(active=set(dist.electorate))
-    trace = [Step(dist.distributed_at, "distributed",
-                  f"distributed to {len(dist.electorate)} members ({', '.join(dist.electorate)}); "
-                  f"deadline {describe_at(dist.deadline, tz)}")]
+    deadline = utc(dist.deadline)
+    trace = [Step(dist.distributed_at, "distributed", partial(_distributed_text, dist, tz))]
     adopted_at: datetime | None = None
     basis: Basis | None = None
     lapsed_at: datetime | None = None
@@ -236,7 +236,7 @@ def evaluate(
             if settled:
                 trace.append(Step(at, "ignored", f"{a.member} asserts {a.position}: recorded, the outcome is already settled"))
                 continue
-            _apply_assertion(st, a, dist, roster, ed.withdrawn_negative_counts, trace, tz)
+            _apply_assertion(st, a, at < deadline, dist, roster, ed.withdrawn_negative_counts, trace, tz)
         elif settled:
             continue
         elif kind == "leave":
@@ -245,7 +245,7 @@ def evaluate(
         elif kind == "deadline":
             st.deadline_passed = True
             st.seats_ok_at_deadline = all(p == "affirmative" for p in st.seats.values())
-            trace.append(Step(at, "deadline", _deadline_text(st)))
+            trace.append(Step(at, "deadline", _deadline_text(st.counting, st.seats)))
         elif kind == "close" and adopted_at is None:
             closed = fact  # type: ignore[assignment]
             trace.append(Step(at, "closed", f"the co-chairs' outcome: {closed.status}"))
@@ -289,31 +289,48 @@ def evaluate(
     )
 
 
-def _apply_assertion(st: _State, a: Assertion, dist: Distribution, roster: Roster,
+def _apply_assertion(st: _State, a: Assertion, within: bool, dist: Distribution, roster: Roster,
                      withdrawn_counts: bool, trace: list[Step], tz) -> None:
+    # `within`: made before the deadline (PROCEDURE 5 (i)), as `within_period` says, from
+    # the instants already in UTC.
     st.positions[a.member] = a.position
     seats = a.seats if a.seats is not None else roster.seats_spoken_for(a.member, a.at)
     for seat in seats:
         st.seats[seat] = a.position
-    within = within_period(dist.deadline, a.at)
-    day = period_day(a.at, dist.distributed_at, tz)
-    notes = [f"day {day}", "within the period" if within else "after the period"]
-    if seats:
-        notes.append(f"for the {' and '.join(seats)} seat{'s' if len(seats) > 1 else ''}")
+    counts = withdraws = False
     if a.position == "negative" and within:
         st.negatives.setdefault(a.member)
         st.counting.setdefault(a.member)
-        notes.append("counts against no-objection")
+        counts = True
     elif a.position == "affirmative" and not withdrawn_counts and a.member in st.counting:
         del st.counting[a.member]
+        withdraws = True
+    trace.append(Step(a.at, "assertion", partial(_assertion_text, a, seats, within, counts, withdraws,
+                                                 dist.distributed_at, tz)))
+
+
+def _distributed_text(dist: Distribution, tz) -> str:
+    return (f"distributed to {len(dist.electorate)} members ({', '.join(dist.electorate)}); "
+            f"deadline {describe_at(dist.deadline, tz)}")
+
+
+def _assertion_text(a: Assertion, seats: tuple[Government, ...], within: bool, counts: bool, withdraws: bool,
+                    distributed_at: datetime, tz) -> str:
+    notes = [f"day {period_day(a.at, distributed_at, tz)}", "within the period" if within else "after the period"]
+    if seats:
+        notes.append(f"for the {' and '.join(seats)} seat{'s' if len(seats) > 1 else ''}")
+    if counts:
+        notes.append("counts against no-objection")
+    elif withdraws:
         notes.append("withdraws their negative (withdrawn_negative_counts: false)")
-    trace.append(Step(a.at, "assertion", f"{a.member} asserts {a.position} ({'; '.join(notes)})"))
+    return f"{a.member} asserts {a.position} ({'; '.join(notes)})"
 
 
-def _deadline_text(st: _State) -> str:
-    seats = ", ".join(f"{s} {p or 'no position'}" for s, p in st.seats.items())
-    negs = f"negatives counting: {', '.join(st.counting)}" if st.counting else "no negative within the period"
-    return f"deadline passed; {negs}; seats: {seats}"
+def _deadline_text(counting: dict[str, None], seats: dict[Government, Position | None]) -> str:
+    # Written now, not lazily: the state it reads goes on changing after the deadline.
+    shown = ", ".join(f"{s} {p or 'no position'}" for s, p in seats.items())
+    negs = f"negatives counting: {', '.join(counting)}" if counting else "no negative within the period"
+    return f"deadline passed; {negs}; seats: {shown}"
 
 
 def _adoption_text(basis: Basis) -> str:
