@@ -68,6 +68,15 @@ _SENT = (update(_t).where(_t.c.id.in_(_ids), _t.c.status.not_in(("sent", "bounce
          .values(status="sent", sent_at=_at, claimed_by=None, in_flight_since=None))
 _SENT_AFTER_BOUNCE = (update(_t).where(_t.c.id.in_(_ids), _t.c.status == "bounced")
                       .values(sent_at=func.coalesce(_t.c.sent_at, _at), claimed_by=None, in_flight_since=None))
+# A claim: the due rows (as Outgoing needs them), then one UPDATE for all of them.
+_DUE = (select(_t.c.id, _t.c.channel, _t.c.kind, _t.c.recipient, _t.c.dedupe_key, _t.c.payload, _t.c.committee_id,
+               _t.c.proposal_id, _t.c.status, _t.c.attempts, _t.c.claimed_by, _t.c.in_flight_since)
+        .where(_t.c.status.in_(("pending", "sending")), _t.c.next_attempt_at <= _at)
+        .order_by(_t.c.next_attempt_at, _t.c.id).limit(bindparam("limit")))
+_CLAIM = (update(_t).where(_t.c.id.in_(_ids))
+          .values(status="sending", attempts=_t.c.attempts + 1, claimed_by=bindparam("worker"),
+                  next_attempt_at=bindparam("until", type_=UTCDateTime())))
+_NOTE = update(_t).where(_t.c.id == bindparam("b_id")).values(last_error=bindparam("b_error"))
 
 
 @dataclass(frozen=True)
@@ -163,36 +172,34 @@ def claim_due(
     session: Session, now: datetime, limit: int, *, channels: tuple[str, ...] | None = None,
     lease: timedelta = LEASE, worker: str | None = None,
 ) -> list[Outgoing]:
-    """Mark up to `limit` due messages 'sending' under `worker`'s lease and return them."""
-    due = (
-        select(OutboxMessage)
-        .where(OutboxMessage.status.in_(("pending", "sending")))
-        .where(OutboxMessage.next_attempt_at <= require_aware(now))
-        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-        .limit(limit)
-        .execution_options(populate_existing=True)
-    )
-    if channels is not None:
-        due = due.where(OutboxMessage.channel.in_(channels))
-    if session.get_bind().dialect.name == "postgresql":
-        # Several dispatchers share the work; each takes rows no other one holds.
-        due = due.with_for_update(skip_locked=True)
-    claimed = []
-    for row in session.scalars(due):
-        if row.status == "sending" and row.in_flight_since is not None:
-            row.last_error = (f"attempt {row.attempts} by {row.claimed_by or 'a worker'} was in flight and did "
-                              "not report back within the lease (crash?); it may have arrived")
-        # A lapsed claim that never started a send is not an error: nothing went out.
-        row.status, row.attempts, row.next_attempt_at = "sending", row.attempts + 1, now + lease
-        row.claimed_by = worker
-        claimed.append(Outgoing(
-            id=row.id, channel=row.channel, kind=row.kind, recipient=row.recipient,
-            dedupe_key=row.dedupe_key, payload=row.payload, attempt=row.attempts,
-            committee_id=row.committee_id, proposal_id=row.proposal_id, worker=worker,
-            maybe_sent_at=row.in_flight_since,
-        ))
-    session.flush()
-    return claimed
+    """Mark up to `limit` due messages 'sending' under `worker`'s lease and return them.
+
+    Two Core statements (the due rows, one UPDATE of them all), and one more when a lapsed
+    claim had a send in flight: the dispatcher claims a batch every few sends.
+    """
+    connection = session.connection()
+    rows = connection.execute(_due_statement(channels is not None, connection.dialect.name == "postgresql"),
+                              {"at": require_aware(now), "limit": limit, "channels": list(channels or ())}).all()
+    if not rows:
+        return []
+    connection.execute(_CLAIM, {"ids": [r.id for r in rows], "worker": worker, "until": now + lease})
+    # A lapsed claim that never started a send is not an error: nothing went out.
+    notes = [{"b_id": r.id, "b_error": f"attempt {r.attempts} by {r.claimed_by or 'a worker'} was in flight and did "
+                                       "not report back within the lease (crash?); it may have arrived"}
+             for r in rows if r.status == "sending" and r.in_flight_since is not None]
+    if notes:
+        connection.execute(_NOTE, notes)
+    return [Outgoing(id=r.id, channel=r.channel, kind=r.kind, recipient=r.recipient, dedupe_key=r.dedupe_key,
+                     payload=r.payload, attempt=r.attempts + 1, committee_id=r.committee_id,
+                     proposal_id=r.proposal_id, worker=worker, maybe_sent_at=r.in_flight_since)
+            for r in rows]
+
+
+@lru_cache(maxsize=None)
+def _due_statement(by_channel: bool, postgresql: bool) -> Any:
+    due = _DUE.where(_t.c.channel.in_(bindparam("channels", expanding=True))) if by_channel else _DUE
+    # PostgreSQL: several dispatchers share the work; each takes rows no other one holds.
+    return due.with_for_update(skip_locked=True) if postgresql else due
 
 
 def mark_in_flight(session: Session, message_id: int, *, now: datetime, attempt: int,
