@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 
 from jcbot.clock import ManualClock
-from jcbot.services.dispatcher import Dispatcher, _GroupCommit
+from jcbot.services.dispatcher import Dispatcher
 from jcbot.store import outbox
 from jcbot.store.db import session_scope
 from jcbot.store.outbox import OutboxMessage
@@ -103,21 +103,3 @@ async def test_a_failed_prepare_leaves_each_send_to_do_its_own(engine, caplog):
     assert sorted(batch[0] for kind, batch in sender.events if kind == "send") == ids
     assert {stored(engine, i).status for i in ids} == {"sent"}
     assert "preparing email messages failed: template store unreachable" in caplog.text
-
-
-async def test_outcomes_wait_for_company_and_a_start_is_written_at_once():
-    writes: list[list[str]] = []
-
-    def write(items):
-        writes.append(list(items))
-        return [None] * len(items)
-
-    # A minute of lingering: only enough outcomes, or a start, end the wait.
-    group = _GroupCommit(write, linger_s=60, urgent=lambda item: item.startswith("start"), enough=3)
-    await asyncio.wait_for(asyncio.gather(group.submit("sent 1"), group.submit("sent 2"), group.submit("sent 3")), 10)
-    assert writes == [["sent 1", "sent 2", "sent 3"]]
-    first = asyncio.ensure_future(group.submit("sent 4"))
-    await asyncio.sleep(0.05)
-    assert writes[1:] == []  # one outcome alone waits for others
-    await asyncio.wait_for(asyncio.gather(first, group.submit("start 5")), 10)
-    assert writes[1:] == [["sent 4", "start 5"]]  # a start is not kept waiting, and takes the outcome along
