@@ -9,7 +9,7 @@ which is the same JSON (a slash command's form fields as an object).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
 from jcbot.channels.slack.blocks import parse_action
@@ -23,10 +23,15 @@ BOLT_OWN = ("url_verification", "ssl_check")
 
 @dataclass(frozen=True)
 class Shape:
-    """What a request is: `kind` (ours, bolt's own, or foreign: acked and dropped) and why it is refused."""
+    """What a request is: `kind` (ours, bolt's own, or foreign: acked and dropped) and why it is refused.
+
+    `body` (from `classify`): the request as bolt reads it (the payload's JSON, or a slash
+    command's form fields), handed to bolt as it is: what was checked is what runs.
+    """
 
     kind: str
     problem: str | None = None
+    body: dict | None = field(default=None, compare=False, repr=False)
 
 
 def _text(value: object) -> bool:
@@ -176,7 +181,7 @@ COMMAND_FIELDS = ("command", "user_id", "text", "response_url", "channel_id", "t
 
 
 def classify(raw: bytes, content_type: str | None) -> Shape:
-    """The shape of a request body as Slack sends it (form-encoded or JSON)."""
+    """The shape of a request body as Slack sends it (form-encoded or JSON), with the body read (once)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -186,19 +191,24 @@ def classify(raw: bytes, content_type: str | None) -> Shape:
             body = json.loads(text)
         except ValueError:
             return Shape("unknown", "the body is not JSON")
-        return _json(body)
+        return _read(_json(body), body)
     fields = parse_qsl(text, keep_blank_values=True)
     form = dict(fields)
     if len(form) != len(fields):
-        # Slack sends each field once; bolt reads the last of a repeated one, so the one checked must be the only one.
+        # Slack sends each field once: a repeated one could be read one way here and another way after.
         return Shape("unknown", "a form field appears more than once")
     if "payload" not in form:
-        return Shape("ssl_check") if form.get("ssl_check") else command(form)
+        return _read(Shape("ssl_check") if form.get("ssl_check") else command(form), form)
     try:
         body = json.loads(form["payload"])
     except ValueError:
         return Shape("unknown", "payload is not JSON")
-    return _json(body)
+    return _read(_json(body), body)
+
+
+def _read(shape: Shape, body: object) -> Shape:
+    """`shape` with the body it was found in (a well-formed one only: nothing else goes on to bolt)."""
+    return Shape(shape.kind, shape.problem, body) if shape.problem is None and isinstance(body, dict) else shape
 
 
 def envelope(kind: object, payload: object) -> Shape:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 
 import httpx
 import pytest
@@ -87,3 +88,23 @@ async def test_the_front_refuses_an_oversized_body_and_answers_with_the_security
         assert answer.headers["content-security-policy"].startswith("default-src 'none'")
         assert answer.headers["x-content-type-options"] == "nosniff"
     assert shown(ctx, ref).assertions == () and not front.loaded
+
+
+async def test_the_front_refuses_a_bad_or_stale_signature_before_bolt(ctx, ref, fake_slack, front_http):
+    # bolt's own signature check is off for HTTP: the endpoint checks before anything reads the body.
+    front, slack_http, made = front_http
+    middleware = [type(m).__name__ for m in made[0].endpoint.app._async_middleware_list]
+    assert "AsyncRequestVerification" not in middleware and "AsyncSslCheck" in middleware
+    click = slack_http.click(SLACK["sato"], f"jc.affirm|{ref}|1")
+    forged = await slack_http.interact(click, secret="not-the-signing-secret")
+    stale = await slack_http.interact(click, timestamp=int(time.time()) - 6 * 60)  # Slack's window is 5 minutes
+    unsigned = await slack_http.interact(click, extra={"x-slack-signature": ""})
+    assert (forged.status_code, stale.status_code, unsigned.status_code) == (401, 401, 401)
+    # Another member's click, signed: recorded and shown. Clicks are recorded in the order they
+    # came, so any of the refused ones let through would be recorded by now too.
+    other = await slack_http.interact(slack_http.click(SLACK["bat"], f"jc.affirm|{ref}|1"))
+    assert other.status_code == 200
+    await fake_slack.wait_for_async("chat.update")
+    assert [(a.member, a.position) for a in shown(ctx, ref).assertions] == [("bat", "affirmative")]
+    assert [c.method for c in fake_slack.calls() if c.method != "conversations.open"] == ["auth.test", "chat.update"]
+    assert not front.loaded
