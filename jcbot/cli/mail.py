@@ -3,15 +3,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from email import message_from_bytes
-from email.message import EmailMessage
-from email.policy import default
 from pathlib import Path
 
 import typer
 
 from jcbot.channels.email.limits import bound
-from jcbot.channels.email.parse import ReplyReading, read_reply
+from jcbot.channels.email.parse import ReplyReading, parse_message, read_reply
 from jcbot.channels.email.received import Dating, received_instant
 from jcbot.channels.email.tokens import TokenError, unverified_claims
 from jcbot.clock import SystemClock
@@ -104,7 +101,7 @@ def parse(
     if bounded.problem is not None:
         typer.echo(f"error: {file}: {bounded.problem}; jcbot ignores such a message unread", err=True)
         raise typer.Exit(2)
-    msg = message_from_bytes(bounded.raw, _class=EmailMessage, policy=default)
+    msg = parse_message(bounded.raw)
     reading = read_reply(msg, reply_local=local)
     tokens = _token_views(reading)
     # Before the listener's checks of the proposal: a date before its distribution would still fall back.

@@ -5,13 +5,22 @@ malformed values make that parser raise (IndexError, AttributeError) instead of
 recording a defect. Intake must read such a message, not crash on it, so every
 header read in this package goes through `header_values`. The one header jcbot adds
 at hand-over (Date) is here too, shared by the SMTP and the file senders.
+
+`READING` is the policy received mail is parsed with: the modern policy, but each
+header value parsed once. The stdlib parses a header again on every read (a reply's
+Content-Type about 25 times over, from the parser, get_body and the readers: most
+of the email side's CPU); the parsed header is an immutable str, so the one
+made from the same name and text is handed back. Same readings, by construction.
 """
 from __future__ import annotations
 
 import re
 from email.header import decode_header, make_header
+from email.headerregistry import BaseHeader
 from email.message import Message
+from email.policy import EmailPolicy, default
 from email.utils import formatdate, getaddresses
+from functools import lru_cache
 
 # Address headers are read from their source text: the modern parser takes about a
 # millisecond per address (seconds for a long "a,a,a..." list) and recurses on nested
@@ -19,6 +28,26 @@ from email.utils import formatdate, getaddresses
 ADDRESS_HEADERS = frozenset({"from", "to", "cc", "bcc", "reply-to", "sender", "return-path", "delivered-to",
                              "x-original-to", "resent-from", "resent-to", "resent-cc", "resent-sender"})
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
+_LINE_BREAK = re.compile(r"\n|\r")  # what the modern policy removes before parsing a value
+_CACHED_CHARS = 2000  # longer values (rare, bounded per field by limits.FIELD_BYTES) are parsed each time
+
+
+@lru_cache(maxsize=512)
+def _parsed(name: str, value: str) -> BaseHeader:
+    return default.header_factory(name, value)
+
+
+class _ReadingPolicy(EmailPolicy):
+    """`email.policy.default` whose header objects are made once per (name, value) and reused."""
+
+    def header_fetch_parse(self, name: str, value: str) -> BaseHeader:
+        if hasattr(value, "name"):
+            return value  # already a header object (set by a program, not parsed)
+        value = "".join(_LINE_BREAK.split(value))
+        return _parsed(name, value) if len(value) <= _CACHED_CHARS else default.header_factory(name, value)
+
+
+READING = _ReadingPolicy()
 
 
 def _decoded(raw: str) -> str:

@@ -18,10 +18,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from email import message_from_bytes
 from email.message import EmailMessage
-from email.parser import BytesHeaderParser
-from email.policy import default
 from typing import Literal
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -30,7 +27,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from jcbot.channels.email.compose import reply_secret
 from jcbot.channels.email import refusing, reports
 from jcbot.channels.email.limits import bound
-from jcbot.channels.email.parse import ReplyReading, read_reply
+from jcbot.channels.email.parse import ReplyReading, parse_message, read_reply
 from jcbot.channels.email.received import out_of_bounds, received_instant
 from jcbot.channels.email.tokens import TokenClaims, TokenError, read_token
 from jcbot.services.context import ServiceContext
@@ -218,7 +215,7 @@ def handle_message(ctx: ServiceContext, raw: bytes, *, via: str, received_at: da
         log.info("event=email.received channel=email via=%s message=None outcome=ignored rule=size reason=%r",
                  via, bounded.problem)
         return InboundResult("ignored", bounded.problem, rule="size")
-    msg = message_from_bytes(bounded.raw, _class=EmailMessage, policy=default)
+    msg = parse_message(bounded.raw)
     reading = read_reply(msg, reply_local=s.reply_address.rpartition("@")[0])
     mid, sender = reading.message_id, reading.from_address
     before = run(BEFORE, _Incoming(reading, ctx, msg, tuple(a for a in envelope if isinstance(a, str))[:100]))
@@ -271,8 +268,7 @@ def receive(ctx: ServiceContext, raw: bytes, *, via: str, delivered_at: datetime
     """
     s = ctx.settings
     head = bound(raw, s.inbound_max_header_bytes, 0).raw  # the dating reads headers only
-    dating = received_instant(BytesHeaderParser(policy=default).parsebytes(head), s.trusted_received_by,
-                              ctx.clock.now())
+    dating = received_instant(parse_message(head, headers_only=True), s.trusted_received_by, ctx.clock.now())
     if dating.at is not None:
         return handle_message(ctx, raw, via=via, received_at=dating.at, dated_by=dating.header, envelope=envelope)
     if dating.problem and delivered_at is None:

@@ -1,6 +1,8 @@
 """How jcbot reads an emailed reply: which assertion, which opinion, and why.
 
-Pure: takes a parsed message, returns a ReplyReading; no database, no clock. The
+Pure: takes a parsed message (`parse_message`: the one way the LMTP listener, the
+IMAP poller, the Maildir and `jcbot mail read` parse what they receive), returns a
+ReplyReading; no database, no clock. The
 answer is the first meaningful line of the text above the quoted original
 (quoting.py); the words it may start with are a table of data (ANSWER_WORDS).
 A reading only carries an assertion when it may be recorded (kind "answer").
@@ -9,11 +11,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from email.message import Message
+from email import message_from_bytes
+from email.message import EmailMessage, Message
+from email.parser import BytesHeaderParser
 from typing import Literal, NamedTuple
 
 from jcbot.channels.email.autoreply import auto_reply_hits
-from jcbot.channels.email.headers import addresses, header_value, header_values
+from jcbot.channels.email.headers import READING, addresses, header_value, header_values
 from jcbot.channels.email.quoting import body_text, strip_quoted
 from jcbot.channels.email.tokens import find_tokens, recipient_addresses
 
@@ -82,6 +86,16 @@ class ReplyReading:
     recipients: tuple[str, ...] = ()
     tokens: tuple[str, ...] = ()
     answer_line: str | None = None
+
+
+def parse_message(raw: bytes, *, headers_only: bool = False) -> EmailMessage:
+    """Received bytes as a message (the modern policy, each header parsed once: headers.READING).
+
+    `headers_only`: the header block alone, the body left unparsed (to date a message).
+    """
+    if headers_only:
+        return BytesHeaderParser(_class=EmailMessage, policy=READING).parsebytes(raw)
+    return message_from_bytes(raw, _class=EmailMessage, policy=READING)
 
 
 def accepted_forms_text() -> str:

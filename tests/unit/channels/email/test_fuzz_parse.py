@@ -6,15 +6,12 @@ hundred in CI, thousands with `make fuzz`.
 from __future__ import annotations
 
 import time
-from email import message_from_bytes
-from email.message import EmailMessage
-from email.policy import default
 
 from hypothesis import HealthCheck, given, settings
 from typer.testing import CliRunner
 
 from jcbot.channels.email.limits import bound
-from jcbot.channels.email.parse import read_reply
+from jcbot.channels.email.parse import parse_message, read_reply
 from jcbot.cli import app
 from jcbot.settings import SETTINGS
 from tests.unit.channels.email.strategies import emails
@@ -28,7 +25,7 @@ def read(raw: bytes):
     bounded = bound(raw, HEADER, BODY)
     if bounded.problem:
         return None
-    return read_reply(message_from_bytes(bounded.raw, _class=EmailMessage, policy=default), reply_local="jc")
+    return read_reply(parse_message(bounded.raw), reply_local="jc")
 
 
 @settings(deadline=None)
