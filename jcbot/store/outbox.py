@@ -77,6 +77,11 @@ _CLAIM = (update(_t).where(_t.c.id.in_(_ids))
           .values(status="sending", attempts=_t.c.attempts + 1, claimed_by=bindparam("worker"),
                   next_attempt_at=bindparam("until", type_=UTCDateTime())))
 _NOTE = update(_t).where(_t.c.id == bindparam("b_id")).values(last_error=bindparam("b_error"))
+# Where UPDATE ... RETURNING is there (PostgreSQL, SQLite 3.35+): a start and a sent are one statement each.
+_START = (update(_t).where(_t.c.id.in_(_ids), _t.c.status == "sending", _t.c.attempts == bindparam("attempt"),
+                           _t.c.claimed_by.is_not_distinct_from(bindparam("worker", type_=_t.c.claimed_by.type)))
+          .values(in_flight_since=func.coalesce(_t.c.in_flight_since, _at)).returning(_t.c.id))
+_SENT_RETURNING = _SENT.returning(_t.c.id)
 
 
 @dataclass(frozen=True)
@@ -217,10 +222,19 @@ def mark_in_flight(session: Session, message_id: int, *, now: datetime, attempt:
 
 def mark_in_flight_many(session: Session, messages: list[tuple[int, int]], *, now: datetime,
                         worker: str | None = None) -> list[bool]:
-    """mark_in_flight for several claimed messages, given as (id, attempt), in two statements; one bool each."""
+    """mark_in_flight for several claimed messages, given as (id, attempt), in one or two statements; one bool each."""
     if not messages:
         return []
     connection = session.connection()
+    if connection.dialect.update_returning:
+        # One UPDATE per attempt number (nearly always one): the rows still claimed by this
+        # worker for that attempt, locked and marked, come back.
+        started: set[tuple[int, int]] = set()
+        for attempt in sorted({a for _, a in messages}):
+            ids = sorted({i for i, a in messages if a == attempt})
+            done = connection.execute(_START, {"ids": ids, "attempt": attempt, "worker": worker, "at": require_aware(now)})
+            started.update((i, attempt) for i in done.scalars())
+        return [(i, attempt) in started for i, attempt in messages]
     query = _CLAIMS.with_for_update() if connection.dialect.name == "postgresql" else _CLAIMS
     rows = {r.id: r for r in connection.execute(query, {"ids": sorted({i for i, _ in messages})})}
     ok = [(r := rows.get(i)) is not None and r.status == "sending" and r.attempts == attempt and r.claimed_by == worker
@@ -312,11 +326,20 @@ def mark_sent(session: Session, message_id: int, *, now: datetime) -> None:
 
 
 def mark_sent_many(session: Session, message_ids: list[int], *, now: datetime) -> None:
-    """mark_sent for several messages, in two statements (three if one bounced); LookupError if one is not there."""
+    """mark_sent for several messages, in one statement (two or three if one was sent, bounced or is not there).
+
+    LookupError if one is not there.
+    """
     ids = sorted(set(message_ids))
     if not ids:
         return
     connection = session.connection()
+    if connection.dialect.update_returning:
+        # Those not sent nor bounced (nearly all) in one statement; the others are read below.
+        done = set(connection.execute(_SENT_RETURNING, {"ids": ids, "at": require_aware(now)}).scalars())
+        ids = [i for i in ids if i not in done]
+        if not ids:
+            return
     # PostgreSQL: locked, so a bounce read meanwhile waits, then sees the message sent.
     query = _STATUSES.with_for_update() if connection.dialect.name == "postgresql" else _STATUSES
     status = {i: st for i, st in connection.execute(query, {"ids": ids})}

@@ -16,6 +16,14 @@ T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
 
 
+@pytest.fixture(params=["returning", "read first"])
+def engine(request, engine):
+    """The store's engine, once as it is and once as on a database without UPDATE ... RETURNING (two statements)."""
+    if request.param == "read first":
+        request.getfixturevalue("monkeypatch").setattr(engine.dialect, "update_returning", False)
+    return engine
+
+
 def put(engine, key: str) -> int:
     with session_scope(engine) as session:
         return outbox.enqueue(session, now=T0, channel="email", kind="distribution", recipient=f"{key}@x.org",
@@ -42,6 +50,18 @@ def test_only_the_current_claims_of_the_worker_start_and_an_earlier_flight_is_ke
     assert [row(engine, m).in_flight_since for m in (stale, theirs, pending)] == [None, None, None]
     with session_scope(engine) as session:
         assert outbox.mark_in_flight_many(session, [], now=T0, worker="w1") == []
+
+
+def test_a_claim_of_no_named_worker_starts_only_for_no_named_worker(engine):
+    nobody, named = put(engine, "nobody"), put(engine, "named")
+    with session_scope(engine) as session:
+        outbox.claim_due(session, T0, 1)  # nobody (worker None)
+        outbox.claim_due(session, T0, 1, worker="w1")  # named
+    with session_scope(engine) as session:
+        assert outbox.mark_in_flight_many(session, [(nobody, 1), (named, 1)], now=T0) == [True, False]
+        assert outbox.mark_in_flight_many(session, [(nobody, 1), (named, 1), (named, 2)], now=T0 + SECOND,
+                                          worker="w1") == [False, True, False]
+    assert (row(engine, nobody).in_flight_since, row(engine, named).in_flight_since) == (T0, T0 + SECOND)
 
 
 def test_sent_in_one_go_settles_each_and_a_bounce_or_an_earlier_send_stays(engine):
