@@ -1,7 +1,7 @@
 """A burst of one member's clicks on several proposals: every one recorded, the displays current once it settles.
 
 Clicks are recorded by bursts and what they change on screen is drawn once per burst
-(jcbot/channels/slack/asserting.py): each message updated with its latest position, the
+(jcbot/channels/slack/bursts.py): each message updated with its latest position, the
 App Home published once. Here sato clicks, all at once: Affirm on two proposals' DMs
 (one twice, a double click), Affirm on one of them and its Object... pop-up submitted,
 Affirm from the App Home on four more, and Affirm on a withdrawn proposal's DM. Once as
@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from jcbot.channels.slack import asserting
+from jcbot.channels.slack import bursts
 from jcbot.services import proposals
 
 from .helpers import SLACK, action_ids, all_text, dispatch, posted_to, shown
@@ -48,11 +48,11 @@ def latest_position(ctx, ref: str) -> str | None:
     return max(mine, key=lambda a: (a.at, a.id)).position if mine else None
 
 
-@pytest.mark.parametrize("hop_s", [asserting.RECORD_HOP_S, 0.0], ids=["one-hop", "hop-per-click"])
+@pytest.mark.parametrize("hop_s", [bursts.RECORD_HOP_S, 0.0], ids=["one-hop", "hop-per-click"])
 async def test_a_burst_of_one_members_clicks_records_all_and_leaves_every_display_current(ctx, ref, fake_slack,
                                                                                           slack_http, monkeypatch,
                                                                                           hop_s):
-    monkeypatch.setattr(asserting, "RECORD_HOP_S", hop_s)
+    monkeypatch.setattr(bursts, "RECORD_HOP_S", hop_s)
     refs = [ref] + [distribute(ctx, n) for n in range(6)]
     while await dispatch(ctx):  # a pass sends a batch at most
         pass
