@@ -29,7 +29,6 @@ from __future__ import annotations
 import binascii
 import re
 from dataclasses import dataclass, field
-from email import quoprimime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -248,12 +247,68 @@ def text_body(text: str) -> tuple[str, str]:
         except UnicodeDecodeError:
             pass
     sniff = b"\r\n".join(lines[:10]) + b"\r\n"
-    sniff_qp = quoprimime.body_encode(sniff.decode("latin-1"), _MAX_LINE)
+    sniff_qp = quoted_printable(sniff.decode("latin-1"))
     if len(sniff_qp) > len(binascii.b2a_base64(sniff)):
         return "base64", base64_body(b"\r\n".join(lines) + b"\r\n")
     if len(lines) <= 10:
         return "quoted-printable", sniff_qp
-    return "quoted-printable", quoprimime.body_encode((b"\n".join(lines) + b"\n").decode("latin-1"), _MAX_LINE)
+    return "quoted-printable", quoted_printable((b"\n".join(lines) + b"\n").decode("latin-1"))
+
+
+# What quoted-printable keeps as it is in a body: printable ASCII but "=", tab, and the line breaks.
+_QP_ESCAPED = re.compile(r"[^\t\n\r -<>-~]+")
+
+
+def _qp_escape(run: re.Match) -> str:
+    return "".join(f"={ord(ch):02X}" for ch in run.group())
+
+
+def quoted_printable(body: str, maxlinelen: int = _MAX_LINE) -> str:
+    """quoprimime.body_encode(body, maxlinelen): the same text, lines ending in "\n".
+
+    The stdlib maps every character through a 256-entry table (most of a notice's
+    encoding time); here only the runs that need escaping are rewritten, and a line short
+    enough and not ending in white space is kept whole. Lines longer than `maxlinelen` get
+    soft breaks ("=" at maxlinelen - 1 characters, never inside an "=XX"), and white space
+    ending a line is escaped or kept before a soft break as the stdlib does (test_mime.py
+    compares the two on random text).
+    """
+    if not body:
+        return body
+    body = _QP_ESCAPED.sub(_qp_escape, body)
+    width = maxlinelen - 1  # room for the "=" of a soft break
+    out: list[str] = []
+    for line in body.splitlines():
+        n = len(line)
+        if n <= maxlinelen and line[-1:] not in (" ", "\t"):
+            out.append(line)
+            continue
+        start, last = 0, n - 1 - maxlinelen
+        while start <= last:
+            stop = start + width
+            if line[stop - 2] == "=":  # an "=XX" would be cut: break before it
+                out.append(line[start:stop - 1])
+                start = stop - 2
+            elif line[stop - 1] == "=":
+                out.append(line[start:stop])
+                start = stop - 1
+            else:
+                out.append(line[start:stop] + "=")
+                start = stop
+        if line and line[-1] in " \t":
+            room, blank = start - last, line[-1]
+            if room >= 3:
+                tail = f"={ord(blank):02X}"
+            elif room == 2:
+                tail = blank + "=\n"
+            else:
+                tail = f"=\n={ord(blank):02X}"
+            out.append(line[start:-1] + tail)
+        else:
+            out.append(line[start:])
+    if body[-1] in "\r\n":
+        out.append("")
+    return "\n".join(out)
 
 
 def base64_body(data: bytes) -> str:
