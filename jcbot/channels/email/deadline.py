@@ -6,14 +6,19 @@ carried in the notice.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from jcbot.channels.email.mime import locked_cache
 
 
+@lru_cache(maxsize=1024)
 def local_time(iso: str | datetime | None, zone: str | None) -> str:
-    """An instant as people read it: 'Tuesday 24 March 2026, 00:00 (Asia/Ulaanbaatar, UTC+08:00)'."""
+    """An instant as people read it: 'Tuesday 24 March 2026, 00:00 (Asia/Ulaanbaatar, UTC+08:00)'.
+
+    Kept for the next call: every email of a fan-out shows the same deadline in a few zones.
+    """
     if iso is None:
         return "-"
     instant = datetime.fromisoformat(iso) if isinstance(iso, str) else iso
