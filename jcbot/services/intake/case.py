@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, and_, bindparam, func, or_, select
 
 from jcbot.core.decision import Admission
 from jcbot.services.context import ServiceError, Tx
@@ -13,20 +14,51 @@ from jcbot.services.evaluation import Facts, facts_of, gather
 from jcbot.services.intake.chain import Stop
 from jcbot.services.notices import proposal_data
 from jcbot.services.roster_log import load_roster
-from jcbot.store.models import AssertionRecord, Committee, Member, Proposal, ProposalItem, ProposalVersion
+from jcbot.store.models import AssertionRecord, Committee, Member, Proposal, ProposalItem, ProposalVersion, RosterChange
 
 # The intake's reads, built once: Core statements whose rows carry the columns as
 # attributes, read the way the ORM's instances are (every input runs them, and building a
 # statement and loading ORM instances cost more than the database does). A change writes
 # through Core as well, or through ORM instances loaded for it (evaluation.settle).
-_P, _C, _V, _A, _I, _M = (t.__table__ for t in (  # type: ignore[attr-defined]
-    Proposal, Committee, ProposalVersion, AssertionRecord, ProposalItem, Member))
+_P, _C, _V, _A, _I, _M, _RC = (t.__table__ for t in (  # type: ignore[attr-defined]
+    Proposal, Committee, ProposalVersion, AssertionRecord, ProposalItem, Member, RosterChange))
 _PROPOSAL_BY_REF = select(_P).where(_P.c.ref == bindparam("ref")).with_for_update()
 _PROPOSAL_BY_ID = select(_P).where(_P.c.id == bindparam("id")).with_for_update()
-_COMMITTEE = select(_C).where(_C.c.id == bindparam("id"))
-_VERSIONS = select(_V).where(_V.c.proposal_id == bindparam("proposal_id"))
 _MEMBER_BY_HANDLE = select(_M).where(_M.c.committee_id == bindparam("committee_id"), _M.c.handle == bindparam("handle"))
 _MEMBER_BY_ID = select(_M).where(_M.c.committee_id == bindparam("committee_id"), _M.c.id == bindparam("id"))
+
+
+def _around(member_on: Any) -> Any:
+    """What an input names around its locked proposal, in one statement read after the lock.
+
+    The committee, the current version and the one answered (one or two rows), the
+    member named (if any: an outer join) and the committee's roster mark. Its own
+    statement, not a join in the locking one: on PostgreSQL a statement that waited for
+    the lock sees only the locked row as the other writer left it, every other table
+    as it was before the wait.
+    """
+    rc = _RC.alias("rc")
+    mark = [select(f(rc.c.id)).where(rc.c.committee_id == _C.c.id).scalar_subquery().label(f"mark_{name}")
+            for name, f in (("last", func.max), ("count", func.count))]
+    versions = and_(_V.c.proposal_id == bindparam("proposal_id"),
+                    or_(_V.c.version == bindparam("current"), _V.c.version == bindparam("asked")))
+    joined = _C.join(_V, versions).outerjoin(_M, and_(_M.c.committee_id == _C.c.id, member_on))
+    return (select(*_labelled(_C), *_labelled(_V), *_labelled(_M), *mark).select_from(joined)
+            .where(_C.c.id == bindparam("committee_id")))
+
+
+def _labelled(t: Table) -> list[Any]:
+    return [c.label(f"{t.name}__{c.name}") for c in t.c]
+
+
+def _record(row: Any, t: Table) -> Any:
+    """One table's columns of a joined row, as attributes (None for an outer join that found nothing)."""
+    values = {c.name: getattr(row, f"{t.name}__{c.name}") for c in t.c}
+    return None if values["id"] is None else SimpleNamespace(**values)
+
+
+_AROUND = {"handle": _around(_M.c.handle == bindparam("handle")), "id": _around(_M.c.id == bindparam("member_id")),
+           None: _around(_M.c.id.is_(None))}
 _RECORDS = select(_A).where(_A.c.version_id == bindparam("version_id")).order_by(_A.c.at, _A.c.id)
 _ITEMS = (select(_I.c.kind, _I.c.title, _I.c.reference).where(_I.c.version_id == bindparam("version_id"))
           .order_by(_I.c.position))
@@ -58,6 +90,8 @@ class Case:
     admission: Admission | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # what one channel's rules need (a token, a reading)
     _records: list[Any] = field(default_factory=list, repr=False)  # assertion rows, in recorded order
+    _mark: tuple[int | None, int] | None = field(default=None, repr=False)  # the roster's, read after the lock
+    _member_read: tuple[str | None, Any, Any] | None = field(default=None, repr=False)  # (by, key, row or None)
 
     @property
     def when(self) -> datetime:
@@ -65,27 +99,43 @@ class Case:
         return self.at or self.tx.now
 
     def lock_proposal(self) -> bool:
-        """Find and lock the proposal named by ref or id, then re-read the instant; False if unknown."""
+        """Find and lock the proposal named by ref or id, then re-read the instant; False if unknown.
+
+        Then, in one more statement, what the input names around it: committee, versions,
+        the member named so far, the roster mark (see `_around`).
+        """
         conn = self.tx.session.connection()
         p = (conn.execute(_PROPOSAL_BY_REF, {"ref": self.ref}) if self.ref is not None
              else conn.execute(_PROPOSAL_BY_ID, {"id": self.proposal_id})).first()
         if p is None:
             return False
         self.tx.after_lock()
-        self.committee = conn.execute(_COMMITTEE, {"id": p.committee_id}).one()
         self.proposal, self.ref = p, p.ref
-        versions = {v.version: v for v in conn.execute(_VERSIONS, {"proposal_id": p.id})}
-        self.current = versions[p.current_version]
-        self.version = versions.get(self.version_no if self.version_no is not None else p.current_version)
+        by = "handle" if self.handle is not None else "id" if self.member_id is not None else None
+        asked = self.version_no if self.version_no is not None else p.current_version
+        rows = conn.execute(_AROUND[by], {"committee_id": p.committee_id, "proposal_id": p.id,
+                                          "current": p.current_version, "asked": asked,
+                                          "handle": self.handle, "member_id": self.member_id}).all()
+        first = rows[0]  # the current version always exists
+        self.committee = _record(first, _C)
+        versions = {v.version: v for v in (_record(r, _V) for r in rows)}
+        self.current, self.version = versions[p.current_version], versions.get(asked)
+        self._mark = (first.mark_last, first.mark_count)
+        self._member_read = (by, self.handle if by == "handle" else self.member_id, _record(first, _M))
         return True
 
     def load_member(self) -> bool:
         """The member named by handle or id, in the proposal's committee; False if none."""
-        conn = self.tx.session.connection()
         assert self.committee is not None
-        self.member = (conn.execute(_MEMBER_BY_HANDLE, {"committee_id": self.committee.id, "handle": self.handle})
-                       if self.handle is not None else
-                       conn.execute(_MEMBER_BY_ID, {"committee_id": self.committee.id, "id": self.member_id})).first()
+        by = "handle" if self.handle is not None else "id"
+        key = self.handle if by == "handle" else self.member_id
+        if self._member_read is not None and self._member_read[:2] == (by, key):
+            self.member = self._member_read[2]  # read with the proposal's surroundings
+        else:
+            conn = self.tx.session.connection()
+            self.member = (conn.execute(_MEMBER_BY_HANDLE, {"committee_id": self.committee.id, "handle": self.handle})
+                           if by == "handle" else
+                           conn.execute(_MEMBER_BY_ID, {"committee_id": self.committee.id, "id": self.member_id})).first()
         if self.member is not None:
             self.handle, self.member_id = self.member.handle, self.member.id
         return self.member is not None
@@ -106,7 +156,7 @@ class Case:
             conn = s.connection()
             self._records = list(conn.execute(_RECORDS, {"version_id": v.id}))
             items = tuple(r._asdict() for r in conn.execute(_ITEMS, {"version_id": v.id}))
-            self.facts = facts_of(self.committee, self.proposal, v, load_roster(s, self.committee), self._records, items)
+            self.facts = facts_of(self.committee, self.proposal, v, load_roster(s, self.committee, self._mark), self._records, items)
         return self.facts
 
     def shown(self) -> dict[str, Any]:
