@@ -230,8 +230,28 @@ def _text_headers(subtype: str, cte: str, top: bool) -> str:
     return "".join(WIRE.fold(h, v) for h, v in part.raw_items() if not (top and h == "MIME-Version"))
 
 
-@locked_cache(maxsize=1024)
+_ALNUM = re.compile(r"[A-Za-z0-9]")
+
+
 def _file_headers(maintype: str, subtype: str, filename: str, params: tuple[tuple[str, str], ...]) -> str:
+    """The headers of a file part, made by the stdlib once per shape of file name.
+
+    Each proposal's .ics has a name of its own ("JM-P-2026-007-deadline.ics"): the headers
+    are folded for the name with its ASCII letters and digits as "x" (folding and quoting
+    treat them all alike) and the name put back where the stdlib wrote it whole, quoted;
+    when it did not (a long or non-ASCII name, in RFC 2231 pieces), for the name itself.
+    """
+    shape = _ALNUM.sub("x", filename)
+    if shape != filename:
+        quoted = f'filename="{shape}"'
+        folded = _file_headers_of(maintype, subtype, shape, params)
+        if folded.count(quoted) == 1 and folded.count(shape) == 1:
+            return folded.replace(quoted, f'filename="{filename}"')
+    return _file_headers_of(maintype, subtype, filename, params)
+
+
+@locked_cache(maxsize=1024)
+def _file_headers_of(maintype: str, subtype: str, filename: str, params: tuple[tuple[str, str], ...]) -> str:
     # The headers do not depend on the bytes: made once per file name and type, by the stdlib.
     part = EmailMessage(policy=WIRE)
     part.set_content(b"", maintype=maintype, subtype=subtype, filename=filename, params=dict(params) or None)

@@ -10,7 +10,8 @@ from email.utils import getaddresses
 
 import pytest
 
-from jcbot.channels.email.mime import WIRE, Attachment, Draft, header_line, quoted_printable, text_body, write
+from jcbot.channels.email.mime import (WIRE, Attachment, Draft, _file_headers, _file_headers_of, header_line,
+                                      quoted_printable, text_body, write)
 
 SEED = "0123456789abcdef01234567"
 BOUNDARIES = (f"=_jcbot_{SEED}_0", f"=_jcbot_{SEED}_1")
@@ -146,6 +147,18 @@ def test_quoted_printable_is_the_stdlibs_on_random_text():
         body = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 60)))
         width = rng.choice([4, 5, 6, 76, 78])
         assert quoted_printable(body, width) == quoprimime.body_encode(body, width), repr(body)
+
+
+def test_file_headers_folded_per_shape_of_name_are_the_stdlibs():
+    rng = random.Random(8)
+    pieces = ["JM", "P", "2026", "007", "-", "_", ".", " ", "deadline", "é", '"', "x", "Q9", "(", ",", "長い"]
+    for _ in range(1500):
+        name = "".join(rng.choice(pieces) for _ in range(rng.randint(1, rng.choice([6, 12, 30])))) + rng.choice([".ics", ".pdf", ""])
+        kind, params = rng.choice([(("text", "calendar"), (("method", "PUBLISH"), ("charset", "utf-8"))),
+                                   (("application", "pdf"), ())])
+        expected = _file_headers_of(*kind, name, params)
+        _file_headers_of.cache_clear()  # the shape, not the name, must come from the cache below
+        assert _file_headers(*kind, name, params) == expected, name
 
 
 def read_address(line: str) -> list[tuple[str, str]]:
