@@ -148,6 +148,11 @@ class Case:
         self.gather()  # the version's assertions are read once, for this and for the verdict
         return next((r.id for r in self._records if r.evidence_key == self.evidence_key), None)
 
+    def records(self) -> list[Any]:
+        """The version's assertion rows, in recorded order (read once per intake, with the facts)."""
+        self.gather()
+        return self._records
+
     def gather(self) -> Facts:
         """The facts of the version answered (read once per intake)."""
         if self.facts is None:

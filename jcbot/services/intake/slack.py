@@ -9,12 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlmodel import select
-
 from jcbot.services.context import ServiceContext
 from jcbot.services.intake import Case, Input, Outcome, Rule, Stop, take, take_many
 from jcbot.services.intake import rules as common
-from jcbot.store.models import AssertionRecord
 
 # A double click sends two requests with different action ids, seconds apart.
 REPEAT_WINDOW = timedelta(seconds=10)
@@ -22,9 +19,9 @@ REPEAT_WINDOW = timedelta(seconds=10)
 
 def _repeated(case: Case) -> Stop | None:
     assert case.version is not None
-    last = case.tx.session.exec(select(AssertionRecord).where(
-        AssertionRecord.version_id == case.version.id, AssertionRecord.member == case.handle)
-        .order_by(AssertionRecord.at.desc(), AssertionRecord.id.desc())).first()  # type: ignore[attr-defined,union-attr]
+    # The member's last assertion on this version, from the version's assertions the
+    # intake read once (in recorded order: by instant, then id).
+    last = next((r for r in reversed(case.records()) if r.member == case.handle), None)
     if last is None or last.channel != "slack" or last.position != case.position:
         return None
     if (last.opinion or None) != case.opinion or case.tx.now - last.recorded_at > REPEAT_WINDOW:
