@@ -277,6 +277,7 @@ def text_body(text: str) -> tuple[str, str]:
 
 # What quoted-printable keeps as it is in a body: printable ASCII but "=", tab, and the line breaks.
 _QP_ESCAPED = re.compile(r"[^\t\n\r -<>-~]+")
+_QP_KEPT = bytes(range(0x20, 0x7F)).replace(b"=", b"") + b"\t\n\r"
 
 
 def _qp_escape(run: re.Match) -> str:
@@ -295,7 +296,10 @@ def quoted_printable(body: str, maxlinelen: int = _MAX_LINE) -> str:
     """
     if not body:
         return body
-    body = _QP_ESCAPED.sub(_qp_escape, body)
+    if body.isascii() and not body.encode("ascii").translate(None, _QP_KEPT).strip(b"="):
+        body = body.replace("=", "=3D")  # only "=" to escape (a notice's HTML): no per-character scan
+    else:
+        body = _QP_ESCAPED.sub(_qp_escape, body)
     width = maxlinelen - 1  # room for the "=" of a soft break
     out: list[str] = []
     for line in body.splitlines():
