@@ -96,11 +96,22 @@ def header_value(msg: Message, name: str) -> str | None:
 
 
 def addresses(values: list[str]) -> list[str]:
-    """Return the addr-specs of header values, or [] when they cannot be read (never raises)."""
+    """Return the addr-specs of header values, or [] when they cannot be read (never raises).
+
+    A reply's To is read four times over (its recipients, its tokens, a bounce's tokens,
+    each token's address): the specs of short values are kept (an LRU, as READING's).
+    """
     try:
+        if sum(len(value) for value in values) <= _CACHED_CHARS:
+            return list(_specs(tuple(values)))
         return [spec for _name, spec in getaddresses(values)]
-    except Exception:  # noqa: BLE001 - RecursionError on nested comments, and more
+    except Exception:  # noqa: BLE001 - RecursionError on nested comments, and more (never kept)
         return []
+
+
+@lru_cache(maxsize=512)
+def _specs(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(spec for _name, spec in getaddresses(values))
 
 
 _HEADER_END = re.compile(r"\r?\n\r?\n")

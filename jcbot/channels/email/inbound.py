@@ -28,7 +28,7 @@ from jcbot.channels.email.compose import reply_secret
 from jcbot.channels.email import refusing, reports
 from jcbot.channels.email.limits import bound
 from jcbot.channels.email.parse import ReplyReading, parse_message, read_reply
-from jcbot.channels.email.received import out_of_bounds, received_instant
+from jcbot.channels.email.received import Dating, out_of_bounds, received_instant, trusted_hosts
 from jcbot.channels.email.tokens import TokenClaims, TokenError, read_token
 from jcbot.services.context import ServiceContext
 from jcbot.services.intake import Case, Outcome as Taken, Rule, Stop, take
@@ -267,8 +267,10 @@ def receive(ctx: ServiceContext, raw: bytes, *, via: str, delivered_at: datetime
     `envelope`: the delivery's RCPT TO addresses, when the listener got it.
     """
     s = ctx.settings
-    head = bound(raw, s.inbound_max_header_bytes, 0).raw  # the dating reads headers only
-    dating = received_instant(parse_message(head, headers_only=True), s.trusted_received_by, ctx.clock.now())
+    dating = Dating(None, None)
+    if trusted_hosts(s.trusted_received_by):  # else no header can date it: none is parsed for that
+        head = bound(raw, s.inbound_max_header_bytes, 0).raw  # the dating reads headers only
+        dating = received_instant(parse_message(head, headers_only=True), s.trusted_received_by, ctx.clock.now())
     if dating.at is not None:
         return handle_message(ctx, raw, via=via, received_at=dating.at, dated_by=dating.header, envelope=envelope)
     if dating.problem and delivered_at is None:

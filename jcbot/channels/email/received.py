@@ -73,6 +73,11 @@ def out_of_bounds(at: datetime, now: datetime, not_before: datetime | None = Non
     return None
 
 
+def trusted_hosts(trusted: Collection[str]) -> set[str]:
+    """The host names whose Received headers may date a reply (JCBOT_TRUSTED_RECEIVED_BY), lower-case."""
+    return {t.strip().lower() for t in trusted if t.strip()}
+
+
 def received_instant(msg: Message, trusted: Collection[str], now: datetime) -> Dating:
     """The date of the earliest Received header that a trusted hop added, or a fallback to receipt time.
 
@@ -80,7 +85,7 @@ def received_instant(msg: Message, trusted: Collection[str], now: datetime) -> D
     host already seen (a forged copy of a trusted hop's header sits just below it), and
     where the hop above does not name this hop as the host it received from.
     """
-    names = {t.strip().lower() for t in trusted if t.strip()}
+    names = trusted_hosts(trusted)
     if not names:
         return Dating(None, None)
     earliest: tuple[int, _Hop] | None = None

@@ -7,7 +7,7 @@ from email.policy import default
 
 import pytest
 
-from jcbot.channels.email.received import SKEW, out_of_bounds, parse_date, received_instant
+from jcbot.channels.email.received import SKEW, out_of_bounds, parse_date, received_instant, trusted_hosts
 
 NOW = datetime(2026, 3, 23, 18, 0, tzinfo=UTC)  # jcbot's receipt, after an outage
 MX = "mx.jcm-mn.example.org"
@@ -147,3 +147,10 @@ def test_bounds_refuse_an_instant_before_distribution():
     assert "before the proposal was distributed" in out_of_bounds(distributed - timedelta(seconds=1), NOW, distributed)
     assert out_of_bounds(distributed, NOW, distributed) is None
     assert out_of_bounds(NOW + SKEW, NOW, distributed) is None
+
+
+def test_the_trusted_hosts_are_the_settings_names_lower_case_and_none_is_none():
+    # inbound.receive parses no header for the dating when there are none.
+    assert trusted_hosts([" MX.Example.org ", "", "  "]) == {"mx.example.org"}
+    assert trusted_hosts([]) == set() and trusted_hosts(["", " "]) == set()
+    assert received_instant(message(f"from a by {MX}; Mon, 2 Mar 2026 23:59:30 +0800"), [" ", ""], NOW).at is None
