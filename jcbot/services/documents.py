@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
@@ -165,6 +165,23 @@ _HASHES = (sa_select(_D.c.sha256).join(_PD, _PD.c.document_id == _D.c.id)
 def hashes(session: Session, version_id: int) -> list[str]:
     """The SHA-256s of a version's documents, sorted: what an assertion on it is bound to."""
     return sorted(session.connection().execute(_HASHES, {"version_id": version_id}).scalars())
+
+
+def hashes_column(version_id: Any) -> Any:
+    """`hashes` as a column of another statement (the version's id a column of it): read with `hashes_from`.
+
+    One text per version, the hashes joined by commas (hex digits never hold one), so a
+    statement that reads a version reads what an assertion on it is bound to as well.
+    """
+    pd, d = _PD.alias("pd"), _D.alias("d")
+    return (sa_select(func.aggregate_strings(d.c.sha256, ","))
+            .select_from(d.join(pd, pd.c.document_id == d.c.id))
+            .where(pd.c.version_id == version_id).scalar_subquery())
+
+
+def hashes_from(column: str | None) -> list[str]:
+    """The sorted SHA-256s a `hashes_column` read."""
+    return sorted(column.split(",")) if column else []
 
 
 def _items(name: str, items: tuple[int, ...], item_count: int) -> list[int] | None:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Table, and_, bindparam, func, or_, select
 
 from jcbot.core.decision import Admission
+from jcbot.services import documents
 from jcbot.services.context import ServiceError, Tx
 from jcbot.services.evaluation import Facts, facts_of, gather
 from jcbot.services.intake.chain import Stop
@@ -43,7 +44,8 @@ def _around(member_on: Any) -> Any:
     versions = and_(_V.c.proposal_id == bindparam("proposal_id"),
                     or_(_V.c.version == bindparam("current"), _V.c.version == bindparam("asked")))
     joined = _C.join(_V, versions).outerjoin(_M, and_(_M.c.committee_id == _C.c.id, member_on))
-    return (select(*_labelled(_C), *_labelled(_V), *_labelled(_M), *mark).select_from(joined)
+    hashes = documents.hashes_column(_V.c.id).label("document_hashes")
+    return (select(*_labelled(_C), *_labelled(_V), hashes, *_labelled(_M), *mark).select_from(joined)
             .where(_C.c.id == bindparam("committee_id")))
 
 
@@ -91,6 +93,7 @@ class Case:
     extra: dict[str, Any] = field(default_factory=dict)  # what one channel's rules need (a token, a reading)
     _records: list[Any] = field(default_factory=list, repr=False)  # assertion rows, in recorded order
     _mark: tuple[int | None, int] | None = field(default=None, repr=False)  # the roster's, read after the lock
+    _document_hashes: dict[int, list[str]] = field(default_factory=dict, repr=False)  # by version id
     _member_read: tuple[str | None, Any, Any] | None = field(default=None, repr=False)  # (by, key, row or None)
 
     @property
@@ -120,6 +123,7 @@ class Case:
         self.committee = _record(first, _C)
         versions = {v.version: v for v in (_record(r, _V) for r in rows)}
         self.current, self.version = versions[p.current_version], versions.get(asked)
+        self._document_hashes = {r.proposal_version__id: documents.hashes_from(r.document_hashes) for r in rows}
         self._mark = (first.mark_last, first.mark_count)
         self._member_read = (by, self.handle if by == "handle" else self.member_id, _record(first, _M))
         return True
@@ -147,6 +151,12 @@ class Case:
             return None
         self.gather()  # the version's assertions are read once, for this and for the verdict
         return next((r.id for r in self._records if r.evidence_key == self.evidence_key), None)
+
+    def document_hashes(self) -> list[str]:
+        """The sorted SHA-256s of the answered version's documents (read with the version)."""
+        assert self.version is not None
+        found = self._document_hashes.get(self.version.id)
+        return found if found is not None else documents.hashes(self.tx.session, self.version.id)
 
     def records(self) -> list[Any]:
         """The version's assertion rows, in recorded order (read once per intake, with the facts)."""

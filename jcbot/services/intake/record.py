@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from jcbot.core.decision import Assertion, Verdict
-from jcbot.services import documents, notices
+from jcbot.services import notices
 from jcbot.services.evaluation import cochair_recipients, recipient, settle, verdict_of
 from jcbot.services.intake.case import Case
 from jcbot.store.models import AssertionRecord
@@ -29,7 +29,7 @@ def record(case: Case, actor: str) -> Recorded:
     assert m is not None and admission is not None and case.position and case.version is not None
     when = case.when
     # What the member asserted on: the version's documents, by hash (frozen since its distribution).
-    hashes = documents.hashes(tx.session, case.version.id)  # type: ignore[arg-type]
+    hashes = case.document_hashes()
     row_id = tx.session.connection().execute(_INSERT, dict(
         version_id=case.version.id, member_id=m.id, member=m.handle, position=case.position, opinion=case.opinion,
         at=when, channel=case.channel, evidence_key=case.evidence_key, recorded_at=tx.now, recorded_by=actor,
