@@ -102,12 +102,6 @@ def _senders(settings: Settings, lazy: bool = False) -> dict:
     return {channel: _LazySender(build) if lazy else build() for channel, build in builds.items()}
 
 
-def _ensure_maildir(root: Path) -> None:
-    """Make the Maildir's folders (channels.email.maildir.ensure's), without importing the intake."""
-    for sub in ("new", "cur", "tmp"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-
-
 def _poll_maildir(ctx: Any, root: Path) -> int:
     """The Maildir intake's poll_once, imported (Jinja, the MIME intake: about 3 MiB) once a reply is in new/."""
     try:
@@ -159,7 +153,9 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     poll_maildir = None
     maildir = settings.inbound_maildir_path
     if maildir is not None:
-        await asyncio.to_thread(_ensure_maildir, maildir)
+        from jcbot.channels.email.maildir_folders import ensure as ensure_maildir  # not the intake
+
+        await asyncio.to_thread(ensure_maildir, maildir)
 
         async def poll_maildir() -> int:
             return await ctx.run(_poll_maildir, ctx, maildir)

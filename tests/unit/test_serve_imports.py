@@ -106,6 +106,9 @@ def test_an_idle_serve_has_not_imported_the_pages_the_migrations_or_the_mail_com
     assert out["healthz"] == 200
     assert "jcbot.web.front" in out["idle"] and "jcbot.scheduler" in out["idle"]
     assert [m for m in LAZY if _loaded(out["idle"], m)] == []
+    # The default Maildir's folders are made at start by the light module, not the intake.
+    assert "jcbot.channels.email.maildir_folders" in out["idle"]
+    assert all((tmp_path / "maildir" / sub).is_dir() for sub in ("new", "cur", "tmp"))
     # The first page loads the full app, and answers.
     assert out["page"] == 200
     assert _loaded(out["after"], "fastapi") and "jcbot.web.site" in out["after"] and "jcbot.web.dashboard" in out["after"]

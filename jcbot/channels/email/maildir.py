@@ -23,19 +23,14 @@ from itertools import count
 from pathlib import Path
 
 from jcbot.channels.email.inbound import InboundResult, receive, transient
+from jcbot.channels.email.maildir_folders import ensure
 from jcbot.services.context import ServiceContext
 
+__all__ = ["deliver", "ensure", "handle_file", "poll_once"]
 log = logging.getLogger(__name__)
 SEEN = ":2,S"
 FAILED = ":2,F"
 _SEQ = count()
-
-
-def ensure(root: Path) -> Path:
-    """Make the Maildir's three folders (if missing); return `root`."""
-    for sub in ("new", "cur", "tmp"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    return root
 
 
 def _unique() -> str:
