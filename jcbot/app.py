@@ -10,34 +10,26 @@ from typing import Any
 
 from jcbot import resources
 from jcbot.clock import Clock, SystemClock
+from jcbot.deferred import Deferred
 from jcbot.services.context import Notice, Rendered, Renderer, ServiceContext
 from jcbot.settings import Settings, load_settings
 from jcbot.store.db import database_url, init_db, init_db_apart, make_engine, storage_dir
 
 
-class _Deferred:
+class _Deferred(Deferred):
     """A channel's renderer, built on first use: the context only needs the channel's name.
 
     Services enqueue notices as data (STYLE habit 13) and each sender renders at dispatch,
     so a command that never renders (most of the CLI) never imports Jinja, the MIME
-    policy or aiohttp. Anything else asked of it is the real renderer's.
+    policy or aiohttp.
     """
 
     def __init__(self, channel: str, build: Callable[[], Renderer]) -> None:
+        super().__init__(build)
         self.channel = channel
-        self._build = build
-        self._renderer: Renderer | None = None
-
-    def real(self) -> Renderer:
-        if self._renderer is None:
-            self._renderer = self._build()
-        return self._renderer
 
     def render(self, notice: Notice) -> list[Rendered]:
         return self.real().render(notice)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real(), name)
 
 
 def _email(settings: Settings, engine: Any) -> Renderer:

@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 
+from jcbot.deferred import Deferred
 from jcbot.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("jcbot.serve")
@@ -47,33 +48,21 @@ def serve() -> None:
         raise typer.Exit(1)
 
 
-class _LazySender:
+class _LazySender(Deferred):
     """A channel's sender, made when the dispatcher first hands it a message.
 
     An idle `jcbot serve` then holds neither aiosmtplib nor the MIME composition (about
-    3 MiB resident); anything else asked of it (already_delivered...) is the real sender's.
+    3 MiB resident).
     """
-
-    def __init__(self, build: Callable[[], Any]) -> None:
-        self._build = build
-        self._sender: Any = None
-
-    def real(self) -> Any:
-        if self._sender is None:
-            self._sender = self._build()
-        return self._sender
 
     async def send(self, message: Any) -> None:
         await self.real().send(message)
 
     async def close(self) -> None:
         """Close the real sender if it was made (nothing was opened otherwise)."""
-        close = getattr(self._sender, "close", None)
+        close = getattr(self.built, "close", None)
         if close is not None:
             await close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real(), name)
 
 
 def _email(settings: Settings) -> Any:
