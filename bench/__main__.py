@@ -108,6 +108,9 @@ def _lmtp(args) -> None:
           "vs a bare aiosmtpd LMTP server answering 250")
     print(f"jcbot recorded {r.jcbot_per_s:.1f}/s ({r.jcbot_s:.2f} s); bare accepted {r.bare_per_s:.1f}/s ({r.bare_s:.2f} s)")
     print(f"ratio jcbot/bare = {r.ratio:.3f}")
+    ms = 1000
+    print(f"process CPU per reply (the client's threads included): jcbot {r.jcbot_cpu_s / r.replies * ms:.2f} ms, "
+          f"bare {r.bare_cpu_s / r.replies * ms:.2f} ms (ratio bare/jcbot {r.cpu_ratio:.3f})")
 
 
 def _rss(args) -> None:

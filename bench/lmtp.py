@@ -7,7 +7,9 @@ the distribution email gave them. The M x P replies are delivered over C LMTP co
 once, one message after another on each, to jcbot's real listener (start_listener); LMTP
 answers a message once it is handled, so delivered is recorded (checked in the database at
 the end). Baseline in the same run: an aiosmtpd LMTP server whose handler answers 250 and
-does nothing, the same client, the same messages.
+does nothing, the same client, the same messages. Besides the wall-clock rates, the
+process's CPU time while each server took the replies (the client's threads are in this
+process too, the same work in both runs): less swayed by other load on a shared machine.
 """
 from __future__ import annotations
 
@@ -34,6 +36,8 @@ class LmtpResult:
     connections: int
     jcbot_s: float  # every reply answered (and recorded) by jcbot's listener
     bare_s: float  # every reply accepted by the bare server
+    jcbot_cpu_s: float = 0.0  # process CPU time while jcbot's listener took them (every thread)
+    bare_cpu_s: float = 0.0  # the same while the bare server did
 
     @property
     def jcbot_per_s(self) -> float:
@@ -46,6 +50,11 @@ class LmtpResult:
     @property
     def ratio(self) -> float:
         return self.jcbot_per_s / self.bare_per_s
+
+    @property
+    def cpu_ratio(self) -> float:
+        """Bare CPU per reply over jcbot's: the rate ratio if both had the CPU to themselves."""
+        return self.bare_cpu_s / self.jcbot_cpu_s
 
 
 class _Accept:
@@ -64,8 +73,8 @@ class _BareLmtp(Controller):
         super()._trigger_server()
 
 
-def deliver(host: str, port: int, messages: list[tuple[str, str, bytes]], connections: int) -> float:
-    """Send every (sender, to, raw) over `connections` LMTP connections at once; seconds until all answered."""
+def deliver(host: str, port: int, messages: list[tuple[str, str, bytes]], connections: int) -> tuple[float, float]:
+    """Send every (sender, to, raw) over `connections` LMTP connections at once: (seconds until all answered, CPU seconds)."""
     import smtplib
 
     shares = [messages[i::connections] for i in range(connections)]
@@ -87,13 +96,13 @@ def deliver(host: str, port: int, messages: list[tuple[str, str, bytes]], connec
     for t in threads:
         t.start()
     barrier.wait(60)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for t in threads:
         t.join()
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     if failures:
         raise RuntimeError(f"{len(failures)} connections failed: {failures[0]!r}")
-    return elapsed
+    return elapsed, cpu
 
 
 def measure(storage: Path, members: int = 20, proposal_count: int = 10, connections: int = 4) -> LmtpResult:
@@ -114,19 +123,19 @@ def measure(storage: Path, members: int = 20, proposal_count: int = 10, connecti
         bare = _BareLmtp(_Accept(), hostname="127.0.0.1", port=0, server_hostname="bare")
         bare.start()
         try:
-            bare_s = deliver("127.0.0.1", bare.port, messages, connections)
+            bare_s, bare_cpu = deliver("127.0.0.1", bare.port, messages, connections)
         finally:
             bare.stop()
 
         listener = start_listener(ctx, host="127.0.0.1", port=0, protocol="lmtp")
         try:
-            jcbot_s = deliver(listener.hostname, listener.port, messages, connections)
+            jcbot_s, jcbot_cpu = deliver(listener.hostname, listener.port, messages, connections)
         finally:
             listener.stop()
         with ctx.engine.connect() as conn:
             recorded = conn.execute(text("SELECT count(*) FROM assertion WHERE channel = 'email'")).scalar_one()
         if recorded != len(messages):
             raise RuntimeError(f"{recorded} of {len(messages)} replies recorded")
-        return LmtpResult(len(messages), connections, jcbot_s, bare_s)
+        return LmtpResult(len(messages), connections, jcbot_s, bare_s, jcbot_cpu, bare_cpu)
     finally:
         ctx.close()
