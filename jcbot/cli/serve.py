@@ -164,6 +164,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         from jcbot.channels.email.lmtp import start_listener
 
         listener = await asyncio.to_thread(start_listener, ctx)
+    web.freeze()  # what is made by now lives as long as the process: out of the full collections
     tasks = [asyncio.create_task(server.serve(), name="http")]
     if settings.slack_app_token:
         from jcbot.channels.slack.socket import run_socket_mode

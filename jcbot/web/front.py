@@ -10,6 +10,7 @@ same body and headers as the full app's route (which answers instead if this one
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 from types import SimpleNamespace
@@ -37,6 +38,7 @@ class Front:
         self.state = SimpleNamespace(leadership=None)
         self._full: Any = None
         self._building: asyncio.Lock | None = None
+        self._frozen = False
         # Made at start as the full app's sign-in would (a development secret is written once).
         app_secret(ctx.settings)
         self._slack_router: Any = None
@@ -48,6 +50,20 @@ class Front:
             self._slack_router = slack.router(ctx)
             # Called directly (an ASGI app of its own, with the security headers), not through a framework.
             self._slack = self._slack_router.endpoint
+
+    def freeze(self) -> None:
+        """Keep what the process has made so far out of the garbage collector's full collections.
+
+        Those walk every object tracked, on the event loop: the services, SQLAlchemy's tables
+        and the Slack app are most of them, and in a burst of Slack clicks, each allocating its
+        payload's objects, they were the largest cost of an ack after the request's own work.
+        `jcbot serve` calls this once started (what is garbage by then is collected first);
+        the full app, made later, is frozen once made. Objects frozen are still freed when
+        their last reference goes; only a cycle among them would stay.
+        """
+        gc.collect()
+        gc.freeze()
+        self._frozen = True
 
     @property
     def loaded(self) -> bool:
@@ -65,6 +81,8 @@ class Front:
 
                     built = {"jcbot.web.slack": self._slack_router} if self._slack_router is not None else {}
                     self._full = await asyncio.to_thread(create_app, self.ctx, built)
+                    if self._frozen:
+                        gc.freeze()  # the pages, the API and their routers, as long-lived as the rest
                     log.info("event=web.loaded")
         return self._full
 

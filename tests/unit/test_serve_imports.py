@@ -33,7 +33,7 @@ def test_the_mail_senders_listeners_and_http_app_import_neither_aiohttp_nor_dkim
 # A real `jcbot serve` (run(), defaults, a new SQLite database) in a fresh process: the modules
 # it holds once /healthz has answered, then after the first page.
 IDLE_PROBE = """
-import asyncio, json, os, sys
+import asyncio, gc, json, os, sys
 from pathlib import Path
 
 from jcbot.cli.serve import run
@@ -66,8 +66,10 @@ async def main():
         out["healthz"] = await get("/healthz")
         await asyncio.sleep(0.5)
         out["idle"] = sorted(sys.modules)
+        out["frozen"] = gc.get_freeze_count()
         out["page"] = await get("/")
         out["after"] = sorted(sys.modules)
+        out["frozen_after"] = gc.get_freeze_count()
         stop.set()
 
     task = asyncio.create_task(probe())
@@ -113,6 +115,8 @@ def test_an_idle_serve_has_not_imported_the_pages_the_migrations_or_the_mail_com
     assert out["page"] == 200
     assert _loaded(out["after"], "fastapi") and "jcbot.web.site" in out["after"] and "jcbot.web.dashboard" in out["after"]
     assert not _loaded(out["after"], "alembic")
+    # What start-up made is out of the garbage collector's full collections, and so is the full app once made.
+    assert 0 < out["frozen"] < out["frozen_after"]
     # The child process brought the new database to the newest schema.
     from jcbot.store.db import at_head, make_engine
 
