@@ -85,6 +85,9 @@ def _slack(args) -> None:
     print(f"bare:  ack p50 {r.bare.p50_s * ms:.0f} ms, p99 {r.bare.p99_s * ms:.0f} ms, all acked in {r.bare.all_s:.2f} s")
     print(f"ratio ack p99 jcbot/bare = {r.p99_ratio:.2f}; all recorded {r.recorded_after_last_ack_s:.2f} s "
           f"after the last ack (bare acked all in {r.bare.all_s:.2f} s)")
+    if r.cpu_ratio is not None:
+        print(f"server CPU from the first click sent to the last ack: jcbot {r.jcbot.cpu_s * ms:.0f} ms, "
+              f"bare {r.bare.cpu_s * ms:.0f} ms (ratio {r.cpu_ratio:.2f})")
 
 
 def _popup(args) -> None:

@@ -63,6 +63,9 @@ class Acks:
     latencies_s: list[float]  # each request: sent -> HTTP answer
     all_s: float  # first request sent -> last answer
     sent_at: tuple[float, ...] = ()  # each request's send, time.monotonic(), in the order of the bodies
+    # The server process's CPU (every thread) from the first send to the last answer: what the
+    # acks cost it, less swayed than the latencies by other load on a shared machine.
+    cpu_s: float | None = None
 
     @property
     def p50_s(self) -> float:
@@ -83,6 +86,11 @@ class SlackResult:
     @property
     def p99_ratio(self) -> float:
         return self.jcbot.p99_s / self.bare.p99_s
+
+    @property
+    def cpu_ratio(self) -> float | None:
+        j, b = self.jcbot.cpu_s, self.bare.cpu_s
+        return j / b if j is not None and b else None
 
 
 @dataclass(frozen=True)
@@ -159,8 +167,21 @@ async def _post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, requ
     return status
 
 
-async def _fire(url: str, bodies: list[str]) -> Acks:
-    """Post every body at once, each on a connection opened beforehand; the time of each answer.
+def _cpu_s(pid: int | None) -> float | None:
+    """The CPU time (user and system, every thread) process `pid` has used, from /proc (None elsewhere)."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+async def _fire(url: str, bodies: list[str], pid: int | None = None) -> Acks:
+    """Post every body at once, each on a connection opened beforehand; the time of each answer
+    (and the CPU the server process `pid` used from the first send to the last answer).
 
     A plain asyncio client with the requests prepared in advance (signed, encoded): what a
     click costs the client is a write and a read, so the figures are the server's, not an
@@ -195,9 +216,11 @@ async def _fire(url: str, bodies: list[str]) -> Acks:
             raise RuntimeError(f"a click was answered {status}")
         return time.perf_counter() - t
 
-    start = time.perf_counter()
+    cpu, start = _cpu_s(pid), time.perf_counter()
     latencies = await asyncio.gather(*(one(i) for i in range(len(requests))))
-    return Acks(list(latencies), time.perf_counter() - start, tuple(sent_at))
+    end, cpu_end = time.perf_counter(), _cpu_s(pid)
+    used = cpu_end - cpu if cpu is not None and cpu_end is not None else None
+    return Acks(list(latencies), end - start, tuple(sent_at), used)
 
 
 def _wait_http(proc: subprocess.Popen, url: str, timeout: float = 90) -> None:
@@ -339,7 +362,7 @@ class _Served:
         self.procs.append(bare.spawn(self.storage, port, SIGNING_SECRET, api_url=self.fake.api_url, token=TOKEN))
         try:
             _wait_http(self.procs[-1], f"http://127.0.0.1:{port}/slack/events")
-            return asyncio.run(_fire(f"http://127.0.0.1:{port}/slack/events", bodies))
+            return asyncio.run(_fire(f"http://127.0.0.1:{port}/slack/events", bodies, self.procs[-1].pid))
         finally:
             _stop(self.procs.pop())
 
@@ -378,7 +401,7 @@ def measure(storage: Path, members: int = 20, proposal_count: int = 10) -> Slack
     with _serve(storage, members, proposal_count) as served:
         bodies = served.bodies("affirm", "trigger")
         bare_acks = served.bare(bodies)
-        acks = asyncio.run(_fire(served.url, bodies))
+        acks = asyncio.run(_fire(served.url, bodies, served.procs[0].pid))
         last_ack = time.perf_counter()  # _fire returns right after the last answer
         recorded = _until(lambda: _count(served.db, "SELECT count(*) FROM assertion WHERE channel = 'slack'")
                           >= len(bodies), 300, "every click recorded")
