@@ -32,6 +32,9 @@ from jcbot.services.slack_identity import Identity, Seat, identify
 # first has waited RECORD_WAIT_S: recording then does not slow the acks of the burst.
 RECORD_QUIET_S = 0.05
 RECORD_WAIT_S = 1.0
+# Turns of the event loop given, once the clock says a burst is quiet, to requests already
+# received: a click's bytes read in one turn reach its listener two or three turns later.
+LOOP_TURNS = 5
 # Recording a burst holds the write lock: each RECORD_HOP_S of clicks is one transaction
 # (a group commit), and after each the other writers (the dispatcher sending the receipts,
 # a sweep) get WRITERS_TURN_S, longer than the longest sleep of SQLite's busy handler, to
@@ -168,11 +171,26 @@ class Bursts:
             self._recorder = None
 
     async def _burst_over(self) -> None:
-        """Return once no click came for RECORD_QUIET_S, or the oldest waiting has waited RECORD_WAIT_S."""
+        """Return once no click came for RECORD_QUIET_S, or the oldest waiting has waited RECORD_WAIT_S.
+
+        Quiet by the clock is not enough: when the event loop was held up (the process off the
+        CPU, a long callback), the clicks sent meanwhile are read in the same turn as the timer
+        saying the burst is quiet, and reach their listener a few turns later. Recording then
+        would take the interpreter from the acks still to come, so those turns are waited for.
+        """
         loop = asyncio.get_running_loop()
-        while (wait := min(self._waiting[-1].at + RECORD_QUIET_S, self._waiting[0].at + RECORD_WAIT_S)
-               - loop.time()) > 0:
-            await asyncio.sleep(wait)
+        while True:
+            cap = self._waiting[0].at + RECORD_WAIT_S
+            if (wait := min(self._waiting[-1].at + RECORD_QUIET_S, cap) - loop.time()) > 0:
+                await asyncio.sleep(wait)
+                continue
+            seen = len(self._waiting)
+            if loop.time() >= cap:
+                return
+            for _ in range(LOOP_TURNS):
+                await asyncio.sleep(0)
+            if len(self._waiting) == seen:
+                return
 
     async def _record_burst(self, burst: list[_Click]) -> list[Outcome | Exception]:
         """Each click's seat (read once per proposal and user), then each recorded, in the order they came."""

@@ -109,3 +109,26 @@ async def test_a_burst_of_one_members_clicks_records_all_and_leaves_every_displa
     assert {c.body["user"] for c in fake_slack.calls("chat.postEphemeral")} == {SATO}
     assert f"Already recorded: your position on {double} is affirmative." in told()
     assert any(gone in t and "Nothing was recorded." in t for t in told()), told()
+
+
+async def test_a_burst_quiet_by_the_clock_takes_in_the_clicks_already_on_their_way(ctx):
+    # The event loop held up past the quiet time: the clicks read in the turn that ends the wait
+    # reach their listener turns later. The burst takes them in instead of recording without them
+    # (and taking the interpreter from their acks).
+    loop = asyncio.get_running_loop()
+    waiting = bursts.Bursts(ctx)
+
+    def click(at: float) -> bursts._Click:
+        return bursts._Click(None, SATO, {}, "JM-1", 1, "affirmative", None, f"test:{at}", None, at,  # type: ignore[arg-type]
+                             loop.create_future())
+
+    waiting._waiting = [click(loop.time() - 2 * bursts.RECORD_QUIET_S)]  # quiet by the clock already
+    late = click(0.0)
+
+    def arrives() -> None:
+        late.at = loop.time()
+        waiting._waiting.append(late)
+
+    loop.call_soon(loop.call_soon, arrives)  # two turns from now, as a request read now reaches its listener
+    await waiting._burst_over()
+    assert len(waiting._waiting) == 2 and waiting._waiting[-1] is late
