@@ -165,6 +165,7 @@ class Dispatcher:
         writes = GroupCommit(self._write_all, linger_s=RECORD_LINGER_S, urgent=lambda item: item[0] == "start",
                               enough=self.batch)
         progress = asyncio.Event()
+        failed: list[BaseException] = []  # deliveries whose outcome could not be recorded
         tasks: list[asyncio.Task] = []
         pending: list[asyncio.Task] = []  # deliveries not finished yet
         heartbeat: asyncio.Task | None = None
@@ -179,7 +180,7 @@ class Dispatcher:
                 await self._prepare(claimed)
                 if heartbeat is None:
                     heartbeat = asyncio.create_task(self._heartbeat(unfinished), name="outbox-heartbeat")
-                batch = [asyncio.create_task(self._deliver(m, slots, unfinished, writes, progress))
+                batch = [asyncio.create_task(self._deliver(m, slots, unfinished, writes, progress, failed))
                          for m in claimed]
                 tasks += batch
                 pending += batch
@@ -189,7 +190,7 @@ class Dispatcher:
                     progress.clear()
                     await progress.wait()
                     pending = [t for t in pending if not t.done()]
-                if any(t.done() and not t.cancelled() and t.exception() is not None for t in tasks):
+                if failed:
                     break  # an outcome could not be recorded: no more claims in this pass
         finally:
             results = await asyncio.gather(*tasks, return_exceptions=True)
@@ -245,9 +246,12 @@ class Dispatcher:
             outbox.renew(session, ids, now=self.clock.now(), worker=self.worker, lease=self.lease)
 
     async def _deliver(self, message: Outgoing, slots: asyncio.Semaphore, unfinished: set[int],
-                       writes: GroupCommit, progress: asyncio.Event) -> None:
+                       writes: GroupCommit, progress: asyncio.Event, failed: list[BaseException]) -> None:
         try:
             await self._deliver_one(message, slots, unfinished, writes)
+        except Exception as error:
+            failed.append(error)  # seen by the pass without looking at every task it made
+            raise
         finally:
             progress.set()
 

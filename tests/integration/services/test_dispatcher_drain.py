@@ -5,6 +5,7 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
+import pytest
 
 from jcbot.clock import ManualClock
 from jcbot.services.dispatcher import Dispatcher
@@ -103,3 +104,23 @@ async def test_a_failed_prepare_leaves_each_send_to_do_its_own(engine, caplog):
     assert sorted(batch[0] for kind, batch in sender.events if kind == "send") == ids
     assert {stored(engine, i).status for i in ids} == {"sent"}
     assert "preparing email messages failed: template store unreachable" in caplog.text
+
+
+class OutcomesLost(Dispatcher):
+    """A dispatcher whose database takes starts but fails every outcome (gone mid-pass)."""
+
+    def _write_all(self, items):
+        if any(kind == "record" for kind, _ in items):
+            raise RuntimeError("database gone")
+        return super()._write_all(items)
+
+
+async def test_a_drain_whose_outcomes_cannot_be_recorded_claims_no_further_batch_and_loses_nothing(engine):
+    ids = [put(engine, f"m{i}") for i in range(25)]
+    sender = Holding(-1, set())
+    dispatcher = OutcomesLost(engine, {"email": sender}, ManualClock(T0), batch=10)
+    with pytest.raises(RuntimeError, match="database gone"):
+        await dispatcher.drain()
+    # The first batch was sent and stays 'sending' (claimed again when its lease lapses); no other was claimed.
+    assert sorted(sender.sent) == ids[:10]
+    assert [stored(engine, i).status for i in ids] == ["sending"] * 10 + ["pending"] * 15
