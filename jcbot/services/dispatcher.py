@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from jcbot.clock import Clock
 from jcbot.services.groupcommit import GroupCommit
-from jcbot.store import outbox
+from jcbot.store import outbox, outbox_claims
 from jcbot.store.db import session_scope
 from jcbot.store.outbox import Outgoing
 
@@ -114,7 +114,7 @@ class Dispatcher:
     def release(self) -> int:
         """Give this worker's claims back to the queue at once (after stop(); synchronous)."""
         with session_scope(self.engine) as session:
-            n = outbox.release(session, now=self.clock.now(), worker=self.worker)
+            n = outbox_claims.release(session, now=self.clock.now(), worker=self.worker)
         if n:
             log.info("event=outbox.released worker=%s messages=%d", self.worker, n)
         return n
@@ -122,7 +122,7 @@ class Dispatcher:
     def take_back(self) -> int:
         """Release the claims an earlier life of this worker left (killed mid-pass)."""
         with session_scope(self.engine) as session:
-            n = outbox.release(session, now=self.clock.now(), worker=self.worker)
+            n = outbox_claims.release(session, now=self.clock.now(), worker=self.worker)
         self._taken_back = True
         if n:
             log.info("event=outbox.taken_back worker=%s messages=%d", self.worker, n)
@@ -225,7 +225,7 @@ class Dispatcher:
     def _claim(self) -> list[Outgoing]:
         # Only channels with a sender: Slack messages wait, pending, until Slack is set up.
         with session_scope(self.engine) as session:
-            return outbox.claim_due(
+            return outbox_claims.claim_due(
                 session, self.clock.now(), self.batch,
                 channels=tuple(self.senders), lease=self.lease, worker=self.worker,
             )
@@ -243,7 +243,7 @@ class Dispatcher:
 
     def _renew(self, ids: set[int]) -> None:
         with session_scope(self.engine) as session:
-            outbox.renew(session, ids, now=self.clock.now(), worker=self.worker, lease=self.lease)
+            outbox_claims.renew(session, ids, now=self.clock.now(), worker=self.worker, lease=self.lease)
 
     async def _deliver(self, message: Outgoing, slots: asyncio.Semaphore, unfinished: set[int],
                        writes: GroupCommit, progress: asyncio.Event, failed: list[BaseException]) -> None:
@@ -317,7 +317,7 @@ class Dispatcher:
                 if outcome[1] != "sent":
                     self._record(session, *outcome)
             starting = [(m.id, m.attempt) for kind, m in items if kind == "start"]
-            started = iter(outbox.mark_in_flight_many(session, starting, now=now, worker=self.worker))
+            started = iter(outbox_claims.mark_in_flight_many(session, starting, now=now, worker=self.worker))
         return [next(started) if kind == "start" else None for kind, _ in items]
 
     def _record(self, session, message: Outgoing, status: str, reason: str | None,

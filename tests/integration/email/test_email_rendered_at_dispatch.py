@@ -21,7 +21,7 @@ from jcbot.scheduler import Scheduler
 from jcbot.services import outgoing
 from jcbot.services.dispatcher import Dispatcher
 from jcbot.settings import Settings
-from jcbot.store import outbox
+from jcbot.store import outbox, outbox_claims
 from jcbot.store.db import session_scope
 from jcbot.store.outbox import OutboxMessage
 from tests.integration.email.mailtest import PEOPLE, distribute
@@ -65,9 +65,9 @@ async def test_a_crash_between_claim_and_send_then_a_new_render_gives_the_same_m
     jc = committee_factory(**smtp(smtp_server))
     # A first worker claims everything, renders, starts the sends and dies before any lands.
     with session_scope(jc.ctx.engine) as s:
-        claimed = outbox.claim_due(s, jc.clock.now(), 10, worker="dead", lease=timedelta(seconds=30))
+        claimed = outbox_claims.claim_due(s, jc.clock.now(), 10, worker="dead", lease=timedelta(seconds=30))
         for m in claimed:
-            outbox.mark_in_flight(s, m.id, now=jc.clock.now(), attempt=m.attempt, worker="dead")
+            outbox_claims.mark_in_flight(s, m.id, now=jc.clock.now(), attempt=m.attempt, worker="dead")
     first = {m.recipient: EmailRenderer(jc.ctx.settings).for_outbox(m) for m in claimed}
     ids = {to: _message_id(p["message"]) for to, p in first.items()}
     jc.clock.advance(timedelta(minutes=1))  # the lease lapsed: another worker, another renderer, renders again

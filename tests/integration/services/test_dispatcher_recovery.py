@@ -11,7 +11,7 @@ from jcbot.channels.slack.sender import EVENT_TYPE, SlackSender
 from jcbot.clock import ManualClock, SystemClock
 from jcbot.services.dispatcher import Dispatcher
 from jcbot.settings import load_settings
-from jcbot.store import outbox
+from jcbot.store import outbox, outbox_claims
 from jcbot.store.db import init_db, make_engine, session_scope
 from jcbot.store.outbox import OutboxMessage
 from support.fake_slack import _dm_id
@@ -78,7 +78,7 @@ async def test_a_restarted_worker_takes_back_its_claims_at_once(engine):
     clock = ManualClock(T0)
     ids = [put(engine, f"m{i}") for i in range(4)]
     with session_scope(engine) as session:  # the previous life claimed them and died before sending
-        outbox.claim_due(session, T0, 10, worker="host:8080")
+        outbox_claims.claim_due(session, T0, 10, worker="host:8080")
     assert await Dispatcher(engine, {"email": Recorder()}, clock, worker="other:8080").run_once() == 0
     again = Recorder()
     assert await Dispatcher(engine, {"email": again}, clock, worker="host:8080").run_once() == 4

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from jcbot.store import outbox
+from jcbot.store import outbox, outbox_claims
 from jcbot.store.db import session_scope
 from jcbot.store.outbox import OutboxMessage
 
@@ -24,7 +24,7 @@ def put(engine, key: str, *, now=T0, channel="email", payload=None) -> int:
 
 def claim(engine, now, limit=10, **kw):
     with session_scope(engine) as session:
-        return outbox.claim_due(session, now, limit, **kw)
+        return outbox_claims.claim_due(session, now, limit, **kw)
 
 
 def row(engine, message_id) -> OutboxMessage:
@@ -100,7 +100,7 @@ def test_a_crashed_send_is_claimed_again_after_the_lease(engine):
     message = put(engine, "m")
     claim(engine, T0, worker="w1")
     with session_scope(engine) as session:
-        assert outbox.mark_in_flight(session, message, now=T0, attempt=1, worker="w1")
+        assert outbox_claims.mark_in_flight(session, message, now=T0, attempt=1, worker="w1")
     # ...and the worker dies mid-send: no outcome is ever recorded
     assert claim(engine, T0 + outbox.LEASE - timedelta(seconds=1), worker="w2") == []
     (again,) = claim(engine, T0 + outbox.LEASE, worker="w2")
@@ -158,7 +158,7 @@ def test_a_bounce_back_before_the_send_is_recorded_marks_it_bounced_and_the_send
     message, idle = put(engine, "m"), put(engine, "idle")
     claim(engine, T0)
     with session_scope(engine) as session:
-        assert outbox.mark_in_flight(session, message, now=T0, attempt=1)
+        assert outbox_claims.mark_in_flight(session, message, now=T0, attempt=1)
         assert outbox.mark_bounced(session, message, now=T0, reason="bounced after sending: 5.1.1") == "sending"
         # Claimed but its hand-over never started: the relay cannot have accepted it.
         assert outbox.mark_bounced(session, idle, now=T0, reason="forged?") == "sending"
@@ -215,7 +215,7 @@ def test_concurrent_claims_on_postgresql_skip_each_others_rows(pg_engine):
     engine = pg_engine
     ids = {put(engine, f"m{i}") for i in range(6)}
     with session_scope(engine) as first:
-        mine = outbox.claim_due(first, T0, 4)  # not committed yet: rows still locked
+        mine = outbox_claims.claim_due(first, T0, 4)  # not committed yet: rows still locked
         theirs = claim(engine, T0, limit=10)
     assert len(mine) == 4 and len(theirs) == 2
     assert {m.id for m in mine} | {m.id for m in theirs} == ids

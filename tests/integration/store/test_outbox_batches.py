@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from jcbot.store import outbox
+from jcbot.store import outbox, outbox_claims
 from jcbot.store.db import session_scope
 from jcbot.store.outbox import OutboxMessage
 
@@ -38,28 +38,28 @@ def row(engine, message) -> OutboxMessage:
 def test_only_the_current_claims_of_the_worker_start_and_an_earlier_flight_is_kept(engine):
     mine, earlier, stale, theirs, pending = (put(engine, k) for k in ("mine", "earlier", "stale", "theirs", "pending"))
     with session_scope(engine) as session:
-        outbox.claim_due(session, T0, 3, worker="w1")  # mine, earlier, stale
-        outbox.claim_due(session, T0, 1, worker="w2")  # theirs
-        assert outbox.mark_in_flight(session, earlier, now=T0 - SECOND, attempt=1, worker="w1")
+        outbox_claims.claim_due(session, T0, 3, worker="w1")  # mine, earlier, stale
+        outbox_claims.claim_due(session, T0, 1, worker="w2")  # theirs
+        assert outbox_claims.mark_in_flight(session, earlier, now=T0 - SECOND, attempt=1, worker="w1")
     with session_scope(engine) as session:
-        started = outbox.mark_in_flight_many(
+        started = outbox_claims.mark_in_flight_many(
             session, [(pending, 1), (theirs, 1), (stale, 2), (mine, 1), (earlier, 1)], now=T0, worker="w1")
     assert started == [False, False, False, True, True]
     assert row(engine, mine).in_flight_since == T0
     assert row(engine, earlier).in_flight_since == T0 - SECOND  # the earliest send of unknown fate
     assert [row(engine, m).in_flight_since for m in (stale, theirs, pending)] == [None, None, None]
     with session_scope(engine) as session:
-        assert outbox.mark_in_flight_many(session, [], now=T0, worker="w1") == []
+        assert outbox_claims.mark_in_flight_many(session, [], now=T0, worker="w1") == []
 
 
 def test_a_claim_of_no_named_worker_starts_only_for_no_named_worker(engine):
     nobody, named = put(engine, "nobody"), put(engine, "named")
     with session_scope(engine) as session:
-        outbox.claim_due(session, T0, 1)  # nobody (worker None)
-        outbox.claim_due(session, T0, 1, worker="w1")  # named
+        outbox_claims.claim_due(session, T0, 1)  # nobody (worker None)
+        outbox_claims.claim_due(session, T0, 1, worker="w1")  # named
     with session_scope(engine) as session:
-        assert outbox.mark_in_flight_many(session, [(nobody, 1), (named, 1)], now=T0) == [True, False]
-        assert outbox.mark_in_flight_many(session, [(nobody, 1), (named, 1), (named, 2)], now=T0 + SECOND,
+        assert outbox_claims.mark_in_flight_many(session, [(nobody, 1), (named, 1)], now=T0) == [True, False]
+        assert outbox_claims.mark_in_flight_many(session, [(nobody, 1), (named, 1), (named, 2)], now=T0 + SECOND,
                                           worker="w1") == [False, True, False]
     assert (row(engine, nobody).in_flight_since, row(engine, named).in_flight_since) == (T0, T0 + SECOND)
 
@@ -67,8 +67,8 @@ def test_a_claim_of_no_named_worker_starts_only_for_no_named_worker(engine):
 def test_sent_in_one_go_settles_each_and_a_bounce_or_an_earlier_send_stays(engine):
     going, bounced, done = put(engine, "going"), put(engine, "bounced"), put(engine, "done")
     with session_scope(engine) as session:
-        outbox.claim_due(session, T0, 3, worker="w1")
-        assert outbox.mark_in_flight_many(session, [(going, 1), (bounced, 1), (done, 1)], now=T0, worker="w1") \
+        outbox_claims.claim_due(session, T0, 3, worker="w1")
+        assert outbox_claims.mark_in_flight_many(session, [(going, 1), (bounced, 1), (done, 1)], now=T0, worker="w1") \
             == [True, True, True]
         outbox.mark_bounced(session, bounced, now=T0, reason="bounced after sending: 5.1.1")
         outbox.mark_sent(session, done, now=T0 + SECOND)
@@ -84,7 +84,7 @@ def test_sent_in_one_go_settles_each_and_a_bounce_or_an_earlier_send_stays(engin
 def test_sent_naming_a_message_that_is_not_there_changes_nothing(engine):
     going = put(engine, "going")
     with session_scope(engine) as session:
-        outbox.claim_due(session, T0, 1, worker="w1")
+        outbox_claims.claim_due(session, T0, 1, worker="w1")
     with pytest.raises(LookupError, match="no outbox message 999999"):
         with session_scope(engine) as session:
             outbox.mark_sent_many(session, [going, 999999], now=T0)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from jcbot.store import outbox
+from jcbot.store import outbox, outbox_claims
 from jcbot.store.db import session_scope
 from jcbot.store.outbox import OutboxMessage
 
@@ -24,17 +24,17 @@ def put(engine, key: str) -> int:
 
 def claim(engine, now, worker, limit=10):
     with session_scope(engine) as session:
-        return outbox.claim_due(session, now, limit, worker=worker)
+        return outbox_claims.claim_due(session, now, limit, worker=worker)
 
 
 def in_flight(engine, message, worker, attempt=1, now=T0) -> bool:
     with session_scope(engine) as session:
-        return outbox.mark_in_flight(session, message, now=now, attempt=attempt, worker=worker)
+        return outbox_claims.mark_in_flight(session, message, now=now, attempt=attempt, worker=worker)
 
 
 def release(engine, worker, now=T0, ids=None) -> int:
     with session_scope(engine) as session:
-        return outbox.release(session, now=now, worker=worker, message_ids=ids)
+        return outbox_claims.release(session, now=now, worker=worker, message_ids=ids)
 
 
 def row(engine, message) -> OutboxMessage:
@@ -57,7 +57,7 @@ def test_the_heartbeat_renews_only_the_workers_own_claims(engine):
     claim(engine, T0, "b", limit=1)
     later = T0 + timedelta(seconds=20)
     with session_scope(engine) as session:
-        assert outbox.renew(session, {mine, theirs}, now=later, worker="a") == 1
+        assert outbox_claims.renew(session, {mine, theirs}, now=later, worker="a") == 1
     assert row(engine, mine).next_attempt_at == later + outbox.LEASE
     assert row(engine, theirs).next_attempt_at == T0 + outbox.LEASE
     # Renewed, the claim holds past the first lease; b's lapsed one is taken over.
@@ -70,7 +70,7 @@ def test_the_heartbeat_does_not_revive_a_settled_message(engine):
     claim(engine, T0, "a")
     with session_scope(engine) as session:
         outbox.mark_sent(session, message, now=T0)
-        assert outbox.renew(session, [message], now=T0 + SECOND, worker="a") == 0
+        assert outbox_claims.renew(session, [message], now=T0 + SECOND, worker="a") == 0
     assert row(engine, message).status == "sent"
 
 
