@@ -5,6 +5,7 @@ nothing; the sweep that records what verdicts change is `jcbot.services.sweep`.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -13,7 +14,7 @@ from sqlmodel import Session, select
 from jcbot.core.decision import Verdict
 from jcbot.core.roster import Roster
 from jcbot.services import documents
-from jcbot.services.context import ServiceContext
+from jcbot.services.context import ServiceContext, ServiceError
 from jcbot.services.documents import Attached
 from jcbot.services.evaluation import OPEN_STATUSES, facts_of, gather, verdict_of
 from jcbot.services.proposals import get_proposal
@@ -141,6 +142,18 @@ def committee_of(ctx: ServiceContext, ref: str) -> int:
     with ctx.read() as tx:
         c, _, _ = get_proposal(tx.session, ref)
         return c.id  # type: ignore[return-value]
+
+
+def committees_of(ctx: ServiceContext, refs: Iterable[str]) -> dict[str, int | ServiceError]:
+    """`committee_of` for several proposals in one read: each ref's committee id, or the refusal it gets."""
+    out: dict[str, int | ServiceError] = {}
+    with ctx.read() as tx:
+        for ref in refs:
+            try:
+                out[ref] = get_proposal(tx.session, ref)[0].id  # type: ignore[assignment]
+            except ServiceError as refusal:
+                out[ref] = refusal
+    return out
 
 
 def recent_decisions(ctx: ServiceContext, committee_ids: list[int] | None, limit: int = 5) -> list[Decision]:

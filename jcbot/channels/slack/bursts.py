@@ -24,9 +24,9 @@ from jcbot.services.context import ServiceContext, ServiceError
 from jcbot.services.intake import Outcome
 from jcbot.services.intake import slack as slack_intake
 from jcbot.services.intake.rules import as_error
-from jcbot.services.queries import ProposalView, committee_of, show
+from jcbot.services.queries import ProposalView, committees_of, show
 from jcbot.services.roster_log import committee_rules
-from jcbot.services.slack_identity import Identity, Seat, identify
+from jcbot.services.slack_identity import Identity, Seat, identify_linked
 
 # A burst of clicks to record is over when none came for this long (seconds), or when its
 # first has waited RECORD_WAIT_S: recording then does not slow the acks of the burst.
@@ -82,13 +82,9 @@ def _seats_of(ctx: ServiceContext, refs: set[str], users: set[str]) -> tuple[dic
                                                                           dict[str, Identity]]:
     """Each proposal's committee id (or the refusal to tell) and each user's identity from the stored
     links: what a burst's seats are found from, read in one thread hop."""
-    committees: dict[str, int | Told] = {}
-    for ref in refs:
-        try:
-            committees[ref] = committee_of(ctx, ref)
-        except ServiceError as refusal:
-            committees[ref] = Told(refused(refusal))
-    return committees, {user: identify(ctx, user) for user in users}
+    committees = {ref: Told(refused(found)) if isinstance(found, ServiceError) else found
+                  for ref, found in committees_of(ctx, refs).items()}
+    return committees, identify_linked(ctx, users)
 
 
 def _record_in_order(ctx: ServiceContext, clicks: list[_Click], budget_s: float,
