@@ -73,6 +73,14 @@ class ServiceContext:
     on_enqueued: Callable[[], None] | None = field(default=None, repr=False)
     _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
     _pool_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _shared: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+
+    def shared(self, key: str, make: Callable[[], T]) -> T:
+        """One object per context under `key`, made on first use from any thread (the intake's group commit)."""
+        with self._pool_lock:
+            if key not in self._shared:
+                self._shared[key] = make()
+            return self._shared[key]
 
     @contextmanager
     def tx(self, actor: str) -> Iterator[Tx]:

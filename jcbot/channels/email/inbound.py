@@ -31,9 +31,10 @@ from jcbot.channels.email.parse import ReplyReading, parse_message, read_reply
 from jcbot.channels.email.received import Dating, out_of_bounds, received_instant, trusted_hosts
 from jcbot.channels.email.tokens import TokenClaims, TokenError, read_token
 from jcbot.services.context import ServiceContext
-from jcbot.services.intake import Case, Outcome as Taken, Rule, Stop, take
+from jcbot.services.intake import Case, Input, Outcome as Taken, Rule, Stop
 from jcbot.services.intake import rules as common
 from jcbot.services.intake.chain import run
+from jcbot.services.intake.group import group_of
 
 log = logging.getLogger(__name__)
 Outcome = Literal["recorded", "duplicate", "ignored", "refused"]
@@ -231,9 +232,10 @@ def handle_message(ctx: ServiceContext, raw: bytes, *, via: str, received_at: da
     out: Taken | None = None
     for attempt in (1, 2):
         try:
-            out = take(ctx, f"email:{sender}"[:200], RULES,
-                       lambda tx: Case(tx, "email", evidence, extra=dict(extra)),
-                       on_stop=lambda case, stop: refusing.answer(ctx, case, stop, msg, evidence))
+            # Taken with the replies other threads are taking at this moment (a group commit on SQLite).
+            out = group_of(ctx).take(Input(f"email:{sender}"[:200], RULES,
+                                           lambda tx: Case(tx, "email", evidence, extra=dict(extra)),
+                                           lambda case, stop: refusing.answer(ctx, case, stop, msg, evidence)))
             break
         except IntegrityError:
             # The same message delivered twice at once: the other delivery recorded it.

@@ -45,11 +45,13 @@ def take(ctx: ServiceContext, actor: str, rules: Sequence[Rule], make_case: Call
 
 @dataclass(frozen=True)
 class Input:
-    """One input of `take_many`: who gave it (the audit's actor), its rules, and how its case is made."""
+    """One input of `take_many`: who gave it (the audit's actor), its rules, how its case is made,
+    and what acts on it if a rule stops it (as `take`'s `on_stop`)."""
 
     actor: str
     rules: Sequence[Rule]
     make_case: Callable[[Tx], Case]
+    on_stop: Callable[[Case, Stop], None] | None = None
 
 
 def take_many(ctx: ServiceContext, inputs: Sequence[Input], budget_s: float | None = None) -> list[Outcome | Exception]:
@@ -74,7 +76,7 @@ def take_many(ctx: ServiceContext, inputs: Sequence[Input], budget_s: float | No
             tx.actor = one.actor
             try:
                 with tx.session.begin_nested():  # released (and the ORM's changes flushed) before the next
-                    out.append(_take(tx, one.rules, one.make_case, None))
+                    out.append(_take(tx, one.rules, one.make_case, one.on_stop))
             except Exception as error:  # noqa: BLE001 - that input's result; the others go on
                 out.append(error)
     return out
