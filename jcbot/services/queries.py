@@ -139,9 +139,10 @@ def next_change(ctx: ServiceContext) -> datetime | None:
 
 def committee_of(ctx: ServiceContext, ref: str) -> int:
     """The committee id of proposal `ref` (ServiceError if unknown)."""
-    with ctx.read() as tx:
-        c, _, _ = get_proposal(tx.session, ref)
-        return c.id  # type: ignore[return-value]
+    found = committees_of(ctx, [ref])[ref]
+    if isinstance(found, ServiceError):
+        raise found
+    return found
 
 
 def committees_of(ctx: ServiceContext, refs: Iterable[str]) -> dict[str, int | ServiceError]:
