@@ -167,6 +167,14 @@ def hashes(session: Session, version_id: int) -> list[str]:
     return sorted(session.connection().execute(_HASHES, {"version_id": version_id}).scalars())
 
 
+_PUBLIC = _HASHES.where(_D.c.visibility == "public")
+
+
+def public_hashes(session: Session, version_id: int) -> list[str]:
+    """The sorted SHA-256s of a version's public documents: what its decision publishes."""
+    return sorted(session.connection().execute(_PUBLIC, {"version_id": version_id}).scalars())
+
+
 def hashes_column(version_id: Any) -> Any:
     """`hashes` as a column of another statement (the version's id a column of it): read with `hashes_from`.
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
 
 from sqlalchemy import bindparam
+from sqlalchemy import select as core_select
 from sqlmodel import Session, select
 
 from jcbot.core.cochairs import escalation_recipients
@@ -74,9 +77,10 @@ _SET_NEXT_CHANGE = _V.update().where(_V.c.id == bindparam("version_id")).values(
 def settle(tx: Tx, facts: Facts, verdict: Verdict) -> str | None:
     """Record what the verdict changes; returns the new status if it changed.
 
-    The facts may hold ORM instances or, from an intake, plain rows: a status change
-    writes through ORM instances of this session (loaded here for rows); the mark of
-    the next change alone is one prepared UPDATE.
+    The facts may hold ORM instances or, from an intake, plain rows: an adoption is
+    written by Core statements (`_adopt`), another status change through ORM instances
+    of this session (loaded here for rows); the mark of the next change alone is one
+    prepared UPDATE.
     """
     v = facts.version
     if verdict.status == v.status:
@@ -87,28 +91,15 @@ def settle(tx: Tx, facts: Facts, verdict: Verdict) -> str | None:
             else:
                 tx.session.connection().execute(_SET_NEXT_CHANGE, {"version_id": v.id, "next": verdict.next_change})
         return None
+    if verdict.status == "adopted":
+        _adopt(tx, facts, verdict)
+        return verdict.status
     facts = _as_instances(tx.session, facts)
     v = facts.version
     v.next_change_at = verdict.next_change
     old, v.status = v.status, verdict.status
     subject = f"proposal:{facts.proposal.ref}"
-    if verdict.status == "adopted":
-        v.basis, v.adopted_at = verdict.basis, verdict.adopted_at
-        decision = _record_decision(tx, facts, verdict)
-        facts = replace(facts, items=tuple(decision.items))  # notices show the references just given
-        # The event binds what is published (title, items, a hash of the text), so a copy
-        # of the public record can be checked against the chain.
-        ev = tx.audit("proposal.adopted", subject, {
-            "version": v.version, "basis": verdict.basis, "adopted_at": verdict.adopted_at,
-            "decision": decision.number, "trace": [s.text for s in verdict.trace],
-            "title": decision.title, "items": decision.items,
-            "text_sha256": hashlib.sha256(decision.text.encode("utf-8")).hexdigest(),
-        } | _published_documents(tx, v), facts.committee.id)
-        decision.audit_hash = ev.hash
-        tx.session.add(decision)
-        _notify_all(tx, facts, "adoption", {"decision": notices.decision_data(decision)})
-        case_flow.on_adopted(tx, facts.committee, facts.proposal, decision)  # its cases advance with it
-    elif verdict.status == "lapsed":
+    if verdict.status == "lapsed":
         v.lapsed_at = verdict.lapsed_at
         tx.audit("proposal.lapsed", subject, {"version": v.version, "lapsed_at": verdict.lapsed_at}, facts.committee.id)
         for r in cochair_recipients(tx.session, facts.committee, facts.roster, tx.now):
@@ -131,36 +122,78 @@ def _as_instances(session: Session, facts: Facts) -> Facts:
                    proposal=session.get(Proposal, facts.proposal.id), version=session.get(ProposalVersion, facts.version.id))
 
 
-def _published_documents(tx: Tx, v: ProposalVersion) -> dict:
+_P, _I, _D = (t.__table__ for t in (Proposal, ProposalItem, Decision))  # type: ignore[attr-defined]
+# The adoption's statements, built once (Core: an adoption is the most frequent change after an assertion).
+_ITEMS = (core_select(_I.c.id, _I.c.kind, _I.c.title, _I.c.reference).where(_I.c.version_id == bindparam("version_id"))
+          .order_by(_I.c.position))
+_SET_REFERENCE = _I.update().where(_I.c.id == bindparam("item_id")).values(reference=bindparam("ref"))
+_ADOPT_VERSION = _V.update().where(_V.c.id == bindparam("version_id")).values(
+    status=bindparam("v_status"), basis=bindparam("v_basis"), adopted_at=bindparam("v_adopted_at"),
+    next_change_at=bindparam("next"))
+_SET_PROPOSAL_STATUS = _P.update().where(_P.c.id == bindparam("proposal_id")).values(status=bindparam("p_status"))
+
+
+def _adopt(tx: Tx, facts: Facts, verdict: Verdict) -> None:
+    """Record an adoption: the items' references, the decision, its audit event, the version and proposal, the notices.
+
+    Core statements on the tables, for facts of rows (an intake) or of ORM instances (the
+    sweep, a withdrawal's settling...): those are flushed first and expired after, so
+    the session reads back what was written.
+    """
+    assert verdict.adopted_at is not None and verdict.basis is not None
+    s, c, v = tx.session, facts.committee, facts.version
+    orm = isinstance(v, ProposalVersion)
+    if orm:
+        s.flush()
+    conn = s.connection()
+    items = []
+    for item in conn.execute(_ITEMS, {"version_id": v.id}):
+        reference = item.reference
+        if not reference and (reference := item_reference(s, c, item.kind)):
+            conn.execute(_SET_REFERENCE, {"item_id": item.id, "ref": reference})
+        items.append({"kind": item.kind, "title": item.title, "reference": reference})
+    number = decision_number(s, c, verdict.adopted_at)
+    tally = None
+    if facts.roster.rules.publication.publish_tally:
+        tally = {**verdict.tally, "electorate": len(facts.distribution.electorate)}
+    # The event binds what is published (title, items, a hash of the text), so a copy
+    # of the public record can be checked against the chain.
+    ev = tx.audit("proposal.adopted", f"proposal:{facts.proposal.ref}", {
+        "version": v.version, "basis": verdict.basis, "adopted_at": verdict.adopted_at,
+        "decision": number, "trace": [step.text for step in verdict.trace],
+        "title": v.title, "items": items,
+        "text_sha256": hashlib.sha256(v.text.encode("utf-8")).hexdigest(),
+    } | _published_documents(s, v.id), c.id)
+    values = dict(committee_id=c.id, number=number, title=v.title, text=v.text, items=items, basis=verdict.basis,
+                  adopted_at=verdict.adopted_at, version_id=v.id, meeting_id=None, tally=tally, audit_hash=ev.hash)
+    decision = Decision(id=conn.execute(_D.insert(), values).inserted_primary_key[0], **values)  # not in the session
+    adopted = {"status": verdict.status, "basis": verdict.basis, "adopted_at": verdict.adopted_at,
+               "next_change_at": verdict.next_change}
+    conn.execute(_ADOPT_VERSION, {"version_id": v.id, "v_status": verdict.status, "v_basis": verdict.basis,
+                                  "v_adopted_at": verdict.adopted_at, "next": verdict.next_change})
+    conn.execute(_SET_PROPOSAL_STATUS, {"proposal_id": facts.proposal.id, "p_status": verdict.status})
+    # The notices and the cases see the version as it now stands, and the references just given.
+    facts = replace(facts, version=_row_of(_V, v, adopted), proposal=_row_of(_P, facts.proposal, {"status": verdict.status}),
+                    items=tuple(items))
+    if orm:
+        s.expire_all()  # the instances held before reload what the statements wrote
+    _notify_all(tx, facts, "adoption", {"decision": notices.decision_data(decision)})
+    case_flow.on_adopted(tx, c, facts.proposal, decision)  # its cases advance with it
+
+
+def _published_documents(session: Session, version_id: int) -> dict:
     """{"documents": sorted SHA-256s} of the public documents a decision publishes, else {}.
 
     In the adoption event, so `audit verify --published` checks every published file
     against the chain, not only against the database.
     """
-    public = sorted(a.sha256 for a in documents.of_version(tx.session, v.id) if a.visibility == "public")  # type: ignore[arg-type]
+    public = documents.public_hashes(session, version_id)
     return {"documents": public} if public else {}
 
 
-def _record_decision(tx: Tx, facts: Facts, verdict: Verdict) -> Decision:
-    assert verdict.adopted_at is not None and verdict.basis is not None
-    items = tx.session.exec(select(ProposalItem).where(ProposalItem.version_id == facts.version.id)
-                            .order_by(ProposalItem.position)).all()
-    for item in items:
-        if not item.reference:
-            item.reference = item_reference(tx.session, facts.committee, item.kind)
-            tx.session.add(item)
-    tally = None
-    if facts.roster.rules.publication.publish_tally:
-        tally = {**verdict.tally, "electorate": len(facts.distribution.electorate)}
-    decision = Decision(
-        committee_id=facts.committee.id, number=decision_number(tx.session, facts.committee, verdict.adopted_at),
-        title=facts.version.title, text=facts.version.text, basis=verdict.basis, adopted_at=verdict.adopted_at,
-        items=[{"kind": i.kind, "title": i.title, "reference": i.reference} for i in items],
-        version_id=facts.version.id, tally=tally,
-    )
-    tx.session.add(decision)
-    tx.session.flush()
-    return decision
+def _row_of(table: Any, row: Any, changes: dict[str, Any]) -> SimpleNamespace:
+    """A row (or an ORM instance) as a plain record of the table's columns, with `changes` applied."""
+    return SimpleNamespace(**({col.name: getattr(row, col.name) for col in table.c} | changes))
 
 
 def recipient(m: Member) -> notices.Recipient:

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import bindparam
 from sqlmodel import Session
 
 from jcbot.store.db import upsert_insert
@@ -20,9 +23,17 @@ def next_value(session: Session, committee_id: int, name: str) -> int:
     # One upsert: it takes the row lock, so two writers cannot read the same value, and
     # a writer racing another's first INSERT waits for it and then increments, where an
     # UPDATE-then-INSERT would fail on the primary key.
-    stmt = upsert_insert(session)(Counter).values(committee_id=committee_id, name=name, value=1).on_conflict_do_update(
-        index_elements=["committee_id", "name"], set_={"value": Counter.value + 1}).returning(Counter.value)
-    return int(session.execute(stmt).scalar_one())
+    found = session.connection().execute(_increment(upsert_insert(session)), {"cid": committee_id, "counter": name})
+    return int(found.scalar_one())
+
+
+@lru_cache(maxsize=None)
+def _increment(insert: Any) -> Any:
+    # Built once per dialect, a Core statement: every proposal, decision and numbered item runs it.
+    t = Counter.__table__  # type: ignore[attr-defined]
+    return (insert(t).values(committee_id=bindparam("cid"), name=bindparam("counter"), value=1)
+            .on_conflict_do_update(index_elements=["committee_id", "name"], set_={"value": t.c.value + 1})
+            .returning(t.c.value))
 
 
 def _year(committee: Committee, at: datetime) -> int:

@@ -153,3 +153,36 @@ def test_a_routine_sweep_judges_what_the_core_said_can_change_and_then_leaves_it
     assert queries.next_change(ctx) == MN_DEADLINE + timedelta(days=2)
     # A full sweep (the CLI's `jcbot evaluate`) still examines every open proposal.
     assert sweep.sweep(ctx, full=True).examined == 2
+
+
+def test_an_adoption_of_orm_facts_leaves_the_session_reading_what_it_wrote(ctx, engine):
+    """The adoption is written by Core statements: instances the session held before read the new state."""
+    from sqlmodel import select
+
+    from jcbot.services.evaluation import gather, settle, verdict_of
+    from jcbot.store.audit import AuditEvent
+    from jcbot.store.models import Committee, Proposal, ProposalItem, ProposalVersion
+
+    committee(ctx)
+    ref = distributed(ctx)
+    tick(ctx.clock)
+    _assert(ctx, ref, "tanaka")
+    _assert(ctx, ref, "dorj")
+    ctx.clock.set(MN_DEADLINE + timedelta(hours=1))
+    with ctx.tx("test") as tx:
+        s = tx.session
+        p = s.exec(select(Proposal).where(Proposal.ref == ref)).one()
+        c = s.get(Committee, p.committee_id)
+        v = s.exec(select(ProposalVersion).where(ProposalVersion.proposal_id == p.id)).one()
+        items = s.exec(select(ProposalItem).where(ProposalItem.version_id == v.id)
+                       .order_by(ProposalItem.position)).all()
+        assert [i.reference for i in items] == [None, None]
+        facts = gather(s, c, p, v)
+        assert settle(tx, facts, verdict_of(facts, tx.now)) == "adopted"
+        # The very instances read before: reloaded, not stale.
+        assert (v.status, v.basis, v.adopted_at, p.status) == ("adopted", "no_objection", MN_DEADLINE, "adopted")
+        assert [i.reference for i in items] == ["MN_AM001", "MN001"]
+        (d,) = s.exec(select(Decision)).all()
+        ev = s.exec(select(AuditEvent).where(AuditEvent.action == "proposal.adopted")).one()
+        assert d.audit_hash == ev.hash and ev.data_value()["decision"] == d.number == "MN-2026-001"
+    assert _version(engine, ref).status == "adopted"
