@@ -17,7 +17,7 @@ import binascii
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from jcbot.channels.email.tokens import TokenError, read_varint, recipient_addresses, token_from_address, varint
 
@@ -76,15 +76,17 @@ def bounce_address(secret: bytes, local: str, domain: str, message_id: int) -> s
     return f"{address_local}@{domain}" if len(address_local.encode("utf-8")) <= MAX_LOCAL else None
 
 
-def bounce_tokens(msg, local: str, envelope: Iterable[str] = ()) -> tuple[str, ...]:
+def bounce_tokens(msg, local: str, envelope: Iterable[str] = (),
+                  recipients: Sequence[str] | None = None) -> tuple[str, ...]:
     """The bounce tokens (without 'b-') in the addresses whose base is `local`: the envelope's, then the headers'.
 
     `envelope` is the RCPT TO of the delivery (LMTP/SMTP): a mail server delivers a DSN to
     the bounce address it was sent to, which may be named only there (or in Delivered-To or
     X-Original-To, which the headers hold), the report's To being any address at all.
+    `recipients`: the message's `recipient_addresses` when already read (a reading's), else read here.
     """
     found: dict[str, None] = {}
-    for spec in (*envelope, *recipient_addresses(msg)):
+    for spec in (*envelope, *(recipient_addresses(msg) if recipients is None else recipients)):
         tag = token_from_address(spec, local)
         if tag and tag.startswith(PREFIX) and len(tag) > len(PREFIX):
             found.setdefault(tag[len(PREFIX):], None)

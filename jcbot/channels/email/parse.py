@@ -19,7 +19,7 @@ from typing import Literal, NamedTuple
 from jcbot.channels.email.autoreply import auto_reply_hits
 from jcbot.channels.email.headers import READING, addresses, header_value, header_values
 from jcbot.channels.email.quoting import body_text, strip_quoted
-from jcbot.channels.email.tokens import find_tokens, recipient_addresses
+from jcbot.channels.email.tokens import recipient_addresses, tokens_in
 
 Assertion = Literal["affirmative", "negative"]
 Kind = Literal["answer", "auto_reply", "ambiguous", "empty", "missing_opinion", "unreadable"]
@@ -222,13 +222,14 @@ def read_reply(msg: Message, *, reply_local: str | None = None) -> ReplyReading:
 
 def _read_reply(msg: Message, reply_local: str | None) -> ReplyReading:
     in_reply_to = _ids(header_value(msg, "In-Reply-To"))
+    recipients = recipient_addresses(msg)  # read once: the tokens are theirs, a bounce's too (reports.py)
     context = dict(
         message_id=_message_id(header_value(msg, "Message-ID")),
         from_address=_sender(msg),
         in_reply_to=in_reply_to[0] if in_reply_to else None,
         references=_ids(header_value(msg, "References")),
-        recipients=recipient_addresses(msg),
-        tokens=find_tokens(msg, reply_local),
+        recipients=recipients,
+        tokens=tokens_in(recipients, reply_local),
     )
     hits = auto_reply_hits(msg)
     if hits:

@@ -16,6 +16,7 @@ from email.message import EmailMessage
 from jcbot.channels.email.bounces import BounceTokenError, bounce_tokens, read_bounce_token
 from jcbot.channels.email.compose import reply_secret
 from jcbot.channels.email.dsn import Report, read_report
+from jcbot.channels.email.parse import ReplyReading
 from jcbot.services.context import ServiceContext
 from jcbot.services.intake import Rule, Stop
 from jcbot.store import outbox
@@ -28,12 +29,15 @@ class _Message(Protocol):
     msg: EmailMessage | None
     ctx: ServiceContext
     envelope: tuple[str, ...]  # the delivery's RCPT TO addresses (LMTP/SMTP), else empty
+    reading: ReplyReading  # read_reply's reading of msg: its recipients are not read again
 
 
 def _bounce(m: _Message) -> Stop | None:
     if m.msg is None:
         return None
-    tokens = bounce_tokens(m.msg, m.ctx.settings.reply_address.rpartition("@")[0], m.envelope)
+    # An unreadable message's reading has no recipients: then they are read here, as always.
+    recipients = m.reading.recipients if m.reading.kind != "unreadable" else None
+    tokens = bounce_tokens(m.msg, m.ctx.settings.reply_address.rpartition("@")[0], m.envelope, recipients)
     if not tokens:
         return None
     secret = reply_secret(m.ctx.settings)

@@ -17,6 +17,7 @@ import binascii
 import hashlib
 import hmac
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email.message import Message
 from jcbot.channels.email.headers import addresses, header_values
@@ -154,8 +155,13 @@ def recipient_addresses(msg: Message) -> tuple[str, ...]:
 
 def find_tokens(msg: Message, local: str | None = None) -> tuple[str, ...]:
     """Return the distinct reply-token tags found in the message's recipient addresses."""
+    return tokens_in(recipient_addresses(msg), local)
+
+
+def tokens_in(recipients: Iterable[str], local: str | None = None) -> tuple[str, ...]:
+    """`find_tokens` of recipient addresses already read (`recipient_addresses`, a reading's `recipients`)."""
     found: dict[str, None] = {}
-    for spec in recipient_addresses(msg):
+    for spec in recipients:
         tag = token_from_address(spec, local)
         if tag:
             found.setdefault(tag, None)

@@ -109,6 +109,32 @@ async def test_a_plain_text_bounce_marks_it_too(sent):
     assert result.bounced is not None and statuses(jc)[SATO] == "bounced"
 
 
+async def test_the_recipients_are_read_once_and_an_unreadable_report_still_bounces(sent, monkeypatch):
+    from jcbot.channels.email import bounces, parse
+
+    jc, got = sent
+    calls = []
+
+    def counted(msg):
+        calls.append(msg)
+        return read(msg)
+
+    read = parse.recipient_addresses
+    monkeypatch.setattr(parse, "recipient_addresses", counted)
+    monkeypatch.setattr(bounces, "recipient_addresses", counted)
+    result = receive(jc.ctx, postfix_text(got[SATO].mail_from, SATO), via="test")
+    assert result.bounced is not None and len(calls) == 1  # the reading's, reused by the bounce rule
+
+    # A message read_reply cannot read has no recipients in its reading: the bounce rule reads them itself.
+    statuses_before = statuses(jc)
+    rows = {row.recipient: row for row in jc.outbox("distribution")}
+    monkeypatch.setattr(parse, "auto_reply_hits", lambda msg: 1 / 0)
+    bold = PEOPLE["bold"][2]
+    result = receive(jc.ctx, postfix_text(got[bold].mail_from, bold), via="test")
+    assert (result.rule, result.bounced) == ("bounce", rows[bold].id)
+    assert statuses(jc) == {**statuses_before, bold: "bounced"} and len(calls) == 3
+
+
 async def test_a_delay_forged_or_unknown_report_changes_nothing_and_is_never_answered(sent):
     jc, got = sent
     before = statuses(jc)

@@ -73,3 +73,17 @@ def test_bounce_tokens_are_read_from_the_recipients_on_the_reply_local_part():
     msg["Cc"] = f"other+b-{make_bounce_token(SECRET, 6)}@jcm-mn.example.org, jc+{make_token(SECRET, 1, 1, 1)}@x.org"
     assert bounce_tokens(msg, "jc") == (token,)
     assert bounce_tokens(msg, "nobody") == ()
+
+
+def test_recipients_already_read_give_the_tokens_reading_them_gives():
+    from jcbot.channels.email.tokens import recipient_addresses
+
+    msg = EmailMessage()
+    msg["To"] = f"jc+b-{make_bounce_token(SECRET, 5)}@jcm-mn.example.org, someone@x.org"
+    msg["Delivered-To"] = f"jc+b-{make_bounce_token(SECRET, 6)}@jcm-mn.example.org"
+    envelope = [f"jc+b-{make_bounce_token(SECRET, 7)}@jcm-mn.example.org"]
+    read = bounce_tokens(msg, "jc", envelope)
+    assert len(read) == 3
+    assert bounce_tokens(msg, "jc", envelope, recipient_addresses(msg)) == read
+    # Only what it is given is read: the message's headers are not read again.
+    assert bounce_tokens(msg, "jc", envelope, ()) == read[:1]

@@ -147,3 +147,15 @@ def test_find_tokens_looks_in_every_recipient_header_once():
     assert find_tokens(msg, "jc") == ("aaaa", "bbbb")
     assert find_tokens(msg) == ("aaaa", "else", "bbbb")
     assert recipient_addresses(msg)[0] == "secretariat@x.org"
+
+
+def test_tokens_in_recipients_already_read_are_find_tokens():
+    from email.message import EmailMessage
+
+    from jcbot.channels.email.tokens import tokens_in
+
+    msg = EmailMessage()
+    msg["To"] = "jc+aaaa@x.org, Else <else+bbbb@x.org>"
+    msg["Cc"] = "JC+AAAA@x.org, jc+cccc@y.org"
+    assert tokens_in(recipient_addresses(msg), "jc") == find_tokens(msg, "jc") == ("aaaa", "cccc")
+    assert tokens_in(recipient_addresses(msg)) == find_tokens(msg) == ("aaaa", "bbbb", "cccc")
