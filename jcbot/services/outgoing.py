@@ -7,7 +7,7 @@ once, so the outbox never holds a row its channel would have nothing to send for
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 ANNOUNCE = "#committee"  # the recipient handle of a post in the committee's Slack channel
@@ -67,9 +67,14 @@ def address(channel: str, notice: Notice, settings: Any) -> str | None:
     return None
 
 
+_RECIPIENT_FIELDS = tuple(Recipient.__dataclass_fields__)
+
+
 def to_payload(notice: Notice) -> dict[str, Any]:
     """The outbox payload of a notice: the notice itself, as plain JSON values."""
-    return {"notice": {"kind": notice.kind, "key": notice.key, "recipient": asdict(notice.recipient),
+    # Not dataclasses.asdict, which deep-copies each value: an adoption stores one notice per member.
+    recipient = {name: getattr(notice.recipient, name) for name in _RECIPIENT_FIELDS}
+    return {"notice": {"kind": notice.kind, "key": notice.key, "recipient": recipient,
                        "data": notice.data, "committee_id": notice.committee_id,
                        "proposal_id": notice.proposal_id, "channels": list(notice.channels)}}
 

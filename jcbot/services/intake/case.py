@@ -53,9 +53,14 @@ def _labelled(t: Table) -> list[Any]:
     return [c.label(f"{t.name}__{c.name}") for c in t.c]
 
 
+# Each table's (column, label) pairs, for `_record` (built once: every input reads three tables' rows).
+_LABELS = {t.name: [(c.name, f"{t.name}__{c.name}") for c in t.c] for t in (_C, _V, _M)}
+
+
 def _record(row: Any, t: Table) -> Any:
     """One table's columns of a joined row, as attributes (None for an outer join that found nothing)."""
-    values = {c.name: getattr(row, f"{t.name}__{c.name}") for c in t.c}
+    m = row._mapping
+    values = {name: m[label] for name, label in _LABELS[t.name]}
     return None if values["id"] is None else SimpleNamespace(**values)
 
 
