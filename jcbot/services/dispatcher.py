@@ -72,6 +72,12 @@ BATCH = 10
 RECORD_LINGER_S = 0.01
 
 
+def _urgent(item: tuple[str, object]) -> bool:
+    # What the group commit writes at once: a start (its send waits) and a pass's first claim.
+    kind, what = item
+    return kind == "start" or (kind == "claim" and bool(what))
+
+
 def default_worker_id() -> str:
     """An id for a dispatcher nobody named: unique to this process and instance."""
     # Never reused, so it takes back nothing at start; `jcbot serve` passes a stable one.
@@ -158,12 +164,13 @@ class Dispatcher:
         unfinished: set[int] = set()
         # Made per pass: a semaphore belongs to the event loop that first used it.
         slots = asyncio.Semaphore(self.concurrency)
-        # Starts and outcomes share one group commit: the outcomes of the sends that just went
-        # and the starts of the next ones are one transaction, not one each.
-        # An outcome waits a few milliseconds for others (the send is done, its slot free);
-        # a start, which its send waits for, does not.
-        writes = GroupCommit(self._write_all, linger_s=RECORD_LINGER_S, urgent=lambda item: item[0] == "start",
-                              enough=self.batch)
+        # Starts, outcomes and the drain's later claims share one group commit: the outcomes of
+        # the sends that just went, the starts of the next ones and the claim of the batch after
+        # are one transaction, not one each.
+        # An outcome, and a claim made while sends are still going, wait a few milliseconds for
+        # others (the send is done, its slot free); a start, which its send waits for, and the
+        # pass's first claim do not.
+        writes = GroupCommit(self._write_all, linger_s=RECORD_LINGER_S, urgent=_urgent, enough=self.batch)
         progress = asyncio.Event()
         failed: list[BaseException] = []  # deliveries whose outcome could not be recorded
         tasks: list[asyncio.Task] = []
@@ -172,7 +179,7 @@ class Dispatcher:
         handled = 0
         try:
             while not self._stopping:
-                claimed = await asyncio.to_thread(self._claim)
+                claimed = await writes.submit(("claim", not tasks))
                 if not claimed:
                     break
                 handled += len(claimed)
@@ -222,13 +229,12 @@ class Dispatcher:
             except TimeoutError:
                 pass
 
-    def _claim(self) -> list[Outgoing]:
+    def _claim(self, session) -> list[Outgoing]:
         # Only channels with a sender: Slack messages wait, pending, until Slack is set up.
-        with session_scope(self.engine) as session:
-            return outbox_claims.claim_due(
-                session, self.clock.now(), self.batch,
-                channels=tuple(self.senders), lease=self.lease, worker=self.worker,
-            )
+        return outbox_claims.claim_due(
+            session, self.clock.now(), self.batch,
+            channels=tuple(self.senders), lease=self.lease, worker=self.worker,
+        )
 
     async def _heartbeat(self, unfinished: set[int]) -> None:
         # Renew the lease every third of it, so it lapses only when this process is gone
@@ -303,10 +309,11 @@ class Dispatcher:
         check = getattr(sender, "already_delivered", None)
         return bool(check is not None and await check(message))
 
-    def _write_all(self, items: list[tuple[str, object]]) -> list[bool | None]:
-        """One transaction for what deliveries submitted: ("record", outcome) and ("start", message) items.
+    def _write_all(self, items: list[tuple[str, object]]) -> list[object]:
+        """One transaction for what the pass submitted: ("record", outcome), ("start", message), ("claim", urgent).
 
-        Returns, in order, None for an outcome and whether the send may start for a start.
+        Returns, in order, None for an outcome, whether the send may start for a start and
+        the claimed messages for a claim (the outcomes are written first, the claim last).
         """
         with session_scope(self.engine) as session:
             now = self.clock.now()
@@ -318,7 +325,9 @@ class Dispatcher:
                     self._record(session, *outcome)
             starting = [(m.id, m.attempt) for kind, m in items if kind == "start"]
             started = iter(outbox_claims.mark_in_flight_many(session, starting, now=now, worker=self.worker))
-        return [next(started) if kind == "start" else None for kind, _ in items]
+            # One pass claims one batch at a time: at most one claim in a group.
+            claimed = self._claim(session) if any(kind == "claim" for kind, _ in items) else []
+        return [next(started) if kind == "start" else claimed if kind == "claim" else None for kind, _ in items]
 
     def _record(self, session, message: Outgoing, status: str, reason: str | None,
                 retry_after: timedelta | None, unresolved: bool = False) -> None:

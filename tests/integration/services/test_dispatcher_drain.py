@@ -124,3 +124,44 @@ async def test_a_drain_whose_outcomes_cannot_be_recorded_claims_no_further_batch
     # The first batch was sent and stays 'sending' (claimed again when its lease lapses); no other was claimed.
     assert sorted(sender.sent) == ids[:10]
     assert [stored(engine, i).status for i in ids] == ["sending"] * 10 + ["pending"] * 15
+
+
+class Gated:
+    """Sends the first message at once; the rest of the first batch only once the next claim is queued."""
+
+    def __init__(self, first: int, gated: set[int], claim_queued: asyncio.Event) -> None:
+        self.first, self.gated, self.claim_queued = first, gated, claim_queued
+        self.sent: list[int] = []
+
+    async def send(self, message) -> None:
+        if message.id in self.gated:
+            await asyncio.wait_for(self.claim_queued.wait(), 10)
+        self.sent.append(message.id)
+
+
+async def test_a_drains_later_claim_is_written_with_the_outcomes_in_one_transaction(engine, monkeypatch):
+    from jcbot.services import dispatcher as module
+
+    ids = [put(engine, f"m{i}") for i in range(15)]
+    claim_queued = asyncio.Event()
+
+    class Watched(module.GroupCommit):
+        async def submit(self, item):
+            if item[0] == "claim" and not item[1]:
+                claim_queued.set()  # a claim made while sends are going (not the pass's first)
+            return await super().submit(item)
+
+    groups: list[list[str]] = []
+
+    class Counting(Dispatcher):
+        def _write_all(self, items):
+            groups.append(sorted(kind for kind, _ in items))
+            return super()._write_all(items)
+
+    monkeypatch.setattr(module, "GroupCommit", Watched)
+    sender = Gated(ids[0], set(ids[1:10]), claim_queued)
+    assert await Counting(engine, {"email": sender}, ManualClock(T0), batch=10).drain() == 15
+    assert sorted(sender.sent) == ids and {stored(engine, i).status for i in ids} == {"sent"}
+    # The pass's first claim alone; the second with the nine outcomes that came while it waited.
+    assert groups[0] == ["claim"] and ["claim"] + ["record"] * 9 in groups
+    assert sum(g.count("claim") for g in groups) == 2 and all(g.count("claim") <= 1 for g in groups)
