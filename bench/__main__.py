@@ -114,6 +114,11 @@ def _lmtp(args) -> None:
     ms = 1000
     print(f"process CPU per reply (the client's threads included): jcbot {r.jcbot_cpu_s / r.replies * ms:.2f} ms, "
           f"bare {r.bare_cpu_s / r.replies * ms:.2f} ms (ratio bare/jcbot {r.cpu_ratio:.3f})")
+    for name, split in (("jcbot", r.jcbot_split), ("bare", r.bare_split)):
+        if split is not None:
+            loop, client, rest = split.per_reply_ms(r.replies)
+            print(f"  {name:<5} by thread: server event loop {loop:.2f} ms, client {client:.2f} ms, "
+                  f"the rest {rest:.2f} ms" + (" (the database threads: reading, the intake)" if name == "jcbot" else ""))
 
 
 def _rss(args) -> None:

@@ -13,3 +13,9 @@ def test_the_lmtp_bench_counts_recorded_replies_against_a_bare_server(tmp_path):
     assert r.replies == 8 and r.connections == 2
     assert r.jcbot_s > 0 and r.bare_s > 0 and 0 < r.ratio
     assert r.jcbot_cpu_s > 0 and r.bare_cpu_s > 0 and 0 < r.cpu_ratio
+    for split, cpu in ((r.jcbot_split, r.jcbot_cpu_s), (r.bare_split, r.bare_cpu_s)):
+        # The server's event loop and the client's threads each did some of the work, read in their own threads.
+        assert split is not None and split.loop_s > 0 and split.client_s > 0 and split.rest_s >= 0
+        assert split.loop_s + split.client_s <= cpu * 1.05 + 0.01  # parts of the process's CPU, not more
+    # jcbot's database threads parsed, read and recorded each reply: not nothing.
+    assert r.jcbot_split.rest_s > 0
