@@ -21,6 +21,7 @@ from jcbot.channels.email.bounces import bounce_address
 from jcbot.channels.email.deadline import deadline_ics, deadline_lines, local_time
 from jcbot.channels.email.mime import Attachment, Draft, write
 from jcbot.channels.email.parse import accepted_forms_text
+from jcbot.channels.email.shapes import Shapes
 from jcbot.channels.email.tokens import make_token, reply_address
 from jcbot.resources import templates_dir
 from jcbot.services import outgoing
@@ -86,6 +87,9 @@ class EmailRenderer:
             auto_reload=False,
         )
         self.env.filters["when"] = local_time
+        # The shipped templates, shown by the tests to use a member's own texts as output only,
+        # are rendered once per shape of a fan-out (jcbot.channels.email.shapes); others whole.
+        self.shapes = None if settings.values.get("templates_dir") else Shapes(self._templates)
         self._secret: bytes | None = None
 
     @property
@@ -205,11 +209,16 @@ class EmailRenderer:
                 for a, label in ACTIONS.items()]
 
     def _render(self, kind: str, values: dict[str, Any]) -> tuple[str, str, str]:
+        subject, body, html = (self.shapes.render if self.shapes else self._templates)(kind, values)
+        # Templates stay readable with blank lines around blocks; the email gets at most one.
+        body = re.sub(r"\n{3,}", "\n\n", body).lstrip("\n")
+        return " ".join(subject.split()), body, html
+
+    def _templates(self, kind: str, values: dict[str, Any]) -> tuple[str, str, str]:
+        """The subject block, text and HTML templates of `kind` rendered with `values`, as they come."""
         text = self.env.get_template(f"{kind}.txt")
         subject = "".join(text.blocks["subject"](text.new_context(values)))
-        # Templates stay readable with blank lines around blocks; the email gets at most one.
-        body = re.sub(r"\n{3,}", "\n\n", text.render(values)).lstrip("\n")
-        return " ".join(subject.split()), body, self.env.get_template(f"{kind}.html").render(values)
+        return subject, text.render(values), self.env.get_template(f"{kind}.html").render(values)
 
     def _parts(self, notice: Notice, answer_to: str | None) -> tuple[str, str, str, dict[str, Any], bytes | None]:
         """Subject, text, HTML, the template values and the .ics (distribution, reminder) of a notice."""
