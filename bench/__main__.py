@@ -112,13 +112,14 @@ def _lmtp(args) -> None:
     print(f"jcbot recorded {r.jcbot_per_s:.1f}/s ({r.jcbot_s:.2f} s); bare accepted {r.bare_per_s:.1f}/s ({r.bare_s:.2f} s)")
     print(f"ratio jcbot/bare = {r.ratio:.3f}")
     ms = 1000
-    print(f"process CPU per reply (the client's threads included): jcbot {r.jcbot_cpu_s / r.replies * ms:.2f} ms, "
-          f"bare {r.bare_cpu_s / r.replies * ms:.2f} ms (ratio bare/jcbot {r.cpu_ratio:.3f})")
+    print(f"server process CPU per reply (the client is a process of its own): jcbot {r.jcbot_cpu_s / r.replies * ms:.2f} "
+          f"ms, bare {r.bare_cpu_s / r.replies * ms:.2f} ms (ratio bare/jcbot {r.cpu_ratio:.3f})")
     for name, split in (("jcbot", r.jcbot_split), ("bare", r.bare_split)):
         if split is not None:
             loop, client, rest = split.per_reply_ms(r.replies)
-            print(f"  {name:<5} by thread: server event loop {loop:.2f} ms, client {client:.2f} ms, "
-                  f"the rest {rest:.2f} ms" + (" (the database threads: reading, the intake)" if name == "jcbot" else ""))
+            print(f"  {name:<5} event loop {loop:.2f} ms, the rest {rest:.2f} ms"
+                  + (" (the database threads: reading, the intake)" if name == "jcbot" else "")
+                  + f"; its client {client:.2f} ms")
 
 
 def _rss(args) -> None:

@@ -7,17 +7,22 @@ the distribution email gave them. The M x P replies are delivered over C LMTP co
 once, one message after another on each, to jcbot's real listener (start_listener); LMTP
 answers a message once it is handled, so delivered is recorded (checked in the database at
 the end). Baseline in the same run: an aiosmtpd LMTP server whose handler answers 250 and
-does nothing, the same client, the same messages. Besides the wall-clock rates, the
-process's CPU time while each server took the replies (the client's threads are in this
-process too, the same work in both runs): less swayed by other load on a shared machine.
-That CPU is also split by thread: the server's event loop (aiosmtpd, and jcbot's handler
-up to the hand-over), the client's threads, and the rest of the process (for jcbot, its
-database threads: parsing and reading each reply, and the intake's transaction).
+does nothing, the same client, the same messages. The client is a process of its own
+(bench.lmtp_client), as an MTA is: in the server's process its threads would wait for
+the interpreter lock while jcbot's intake holds it, which slowed jcbot's side alone.
+Besides the wall-clock rates, the server process's CPU time while it took the replies
+(less swayed by other load on a shared machine), split by thread: the server's event
+loop (aiosmtpd, and jcbot's handler up to the hand-over to its database threads) and the
+rest of the process (for jcbot, its database threads: parsing and reading each reply,
+and the intake's transaction); and the client's CPU, the same work in both runs.
 """
 from __future__ import annotations
 
 import asyncio
-import threading
+import json
+import pickle
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +41,7 @@ from tests.integration.email.mailtest import reply
 
 @dataclass(frozen=True)
 class Split:
-    """A run's process CPU time by thread (seconds): the server's event loop, the client's threads, the rest."""
+    """A run's CPU time (seconds): the server's event loop, the client process's sending threads, the server's rest."""
 
     loop_s: float
     client_s: float
@@ -49,7 +54,7 @@ class Split:
 @dataclass(frozen=True)
 class Delivered:
     seconds: float  # until every message was answered
-    cpu_s: float  # the process's CPU time meanwhile (every thread)
+    cpu_s: float  # the server process's CPU time meanwhile (every thread; the client is another process)
     split: Split
 
 
@@ -59,8 +64,8 @@ class LmtpResult:
     connections: int
     jcbot_s: float  # every reply answered (and recorded) by jcbot's listener
     bare_s: float  # every reply accepted by the bare server
-    jcbot_cpu_s: float = 0.0  # process CPU time while jcbot's listener took them (every thread)
-    bare_cpu_s: float = 0.0  # the same while the bare server did
+    jcbot_cpu_s: float = 0.0  # jcbot's process CPU time while its listener took them (every thread)
+    bare_cpu_s: float = 0.0  # the bare server's process, the same
     jcbot_split: Split | None = None  # jcbot_cpu_s by thread
     bare_split: Split | None = None
 
@@ -108,45 +113,30 @@ async def _thread_time() -> float:
 
 
 def deliver(host: str, port: int, messages: list[tuple[str, str, bytes]], connections: int,
-            loop: asyncio.AbstractEventLoop) -> Delivered:
-    """Send every (sender, to, raw) over `connections` LMTP connections at once to the server running on `loop`."""
-    import smtplib
-
-    shares = [messages[i::connections] for i in range(connections)]
-    ready, barrier = threading.Barrier(connections + 1), threading.Barrier(connections + 1)
-    failures: list[BaseException] = []
-    client_cpu: list[float] = []
-
-    def run(share: list[tuple[str, str, bytes]]) -> None:
-        try:
-            with smtplib.LMTP(host, port, timeout=120) as client:
-                client.ehlo()
-                ready.wait(60)
-                barrier.wait(60)
-                cpu = time.thread_time()
-                for sender, to, raw in share:
-                    client.sendmail(sender, [to], raw)
-                client_cpu.append(time.thread_time() - cpu)
-        except BaseException as exc:  # noqa: BLE001 - reported after the run
-            ready.abort()
-            barrier.abort()
-            failures.append(exc)
-
-    threads = [threading.Thread(target=run, args=(share,)) for share in shares]
-    for t in threads:
-        t.start()
-    ready.wait(60)  # every connection open and greeted: the loop's CPU from here on is the messages'
-    loop_cpu = _loop_cpu(loop)
-    barrier.wait(60)
-    start, cpu = time.perf_counter(), time.process_time()
-    for t in threads:
-        t.join()
-    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-    loop_cpu = _loop_cpu(loop) - loop_cpu
-    if failures:
-        raise RuntimeError(f"{len(failures)} connections failed: {failures[0]!r}")
-    clients = sum(client_cpu)
-    return Delivered(elapsed, cpu, Split(loop_cpu, clients, max(cpu - loop_cpu - clients, 0.0)))
+            loop: asyncio.AbstractEventLoop, folder: Path) -> Delivered:
+    """Send every (sender, to, raw) over `connections` LMTP connections at once, from a client process
+    (bench.lmtp_client), to the server running on `loop` in this process; its files go in `folder`."""
+    path = folder / "lmtp-messages.pickle"
+    path.write_bytes(pickle.dumps(messages))
+    root = Path(__file__).resolve().parent.parent
+    client = subprocess.Popen([sys.executable, "-m", "bench.lmtp_client", host, str(port), str(connections), str(path)],
+                              cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert client.stdin is not None and client.stdout is not None
+        if client.stdout.readline().strip() != "ready":
+            raise RuntimeError("the LMTP client did not start")
+        # Every connection open and greeted: the server's CPU from here on is the messages'.
+        loop_cpu, cpu, start = _loop_cpu(loop), time.process_time(), time.perf_counter()
+        client.stdin.write("go\n")
+        client.stdin.flush()
+        done = json.loads(client.stdout.readline() or "{}")
+        elapsed, cpu, loop_cpu = time.perf_counter() - start, time.process_time() - cpu, _loop_cpu(loop) - loop_cpu
+    finally:
+        client.stdin.close()
+        client.wait(60)
+    if not done or done["failures"]:
+        raise RuntimeError(f"the LMTP client failed: {done.get('failures') or 'no result'}")
+    return Delivered(elapsed, cpu, Split(loop_cpu, done["cpu_s"], max(cpu - loop_cpu, 0.0)))
 
 
 def measure(storage: Path, members: int = 20, proposal_count: int = 10, connections: int = 4) -> LmtpResult:
@@ -167,13 +157,13 @@ def measure(storage: Path, members: int = 20, proposal_count: int = 10, connecti
         bare = _BareLmtp(_Accept(), hostname="127.0.0.1", port=0, server_hostname="bare")
         bare.start()
         try:
-            bare_run = deliver("127.0.0.1", bare.port, messages, connections, bare.loop)
+            bare_run = deliver("127.0.0.1", bare.port, messages, connections, bare.loop, storage)
         finally:
             bare.stop()
 
         listener = start_listener(ctx, host="127.0.0.1", port=0, protocol="lmtp")
         try:
-            jcbot_run = deliver(listener.hostname, listener.port, messages, connections, listener.loop)
+            jcbot_run = deliver(listener.hostname, listener.port, messages, connections, listener.loop, storage)
         finally:
             listener.stop()
         with ctx.engine.connect() as conn:
