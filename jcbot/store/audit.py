@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
-from sqlalchemy import Column, Integer, Text, select, text
+from sqlalchemy import Column, Integer, Text, event, select, text
+from sqlalchemy.orm import Session as SASession
 from sqlmodel import Field, Session, SQLModel
 
 from jcbot.store.db import UTCDateTime, canonical_json, iso_utc, require_aware
@@ -89,19 +90,40 @@ def append(
 ) -> Appended:
     """Chain a new event onto the head, in the caller's transaction; returns what was written.
 
-    Two prepared Core statements (read the head, insert the event): every change
-    appends here, so the ORM's unit of work is not in the way.
+    Prepared Core statements (the chain's lock and head, then the event): every change
+    appends here, so the ORM's unit of work is not in the way. A transaction's later
+    events chain onto the head it wrote, under the lock it already holds.
     """
     require_aware(at)
-    _lock_chain(session)
     conn = session.connection()
-    head = conn.execute(_HEAD).first()
-    seq, prev_hash = (head.id + 1, head.hash) if head else (1, GENESIS_HASH)
+    head = session.info.get(_HEAD_KEY)
+    if head is None:  # the first event of this transaction: take the chain's lock, read its head
+        _lock_chain(session)
+        found = conn.execute(_HEAD).first()
+        head = (found.id, found.hash) if found else (0, GENESIS_HASH)
+    seq, prev_hash = head[0] + 1, head[1]
     values = dict(id=seq, at=at.astimezone(UTC), actor=actor, action=action, committee_id=committee_id,
                   subject=subject, data=canonical_json(data), prev_hash=prev_hash)
     values["hash"] = event_hash(**values)
     conn.execute(_INSERT, values)
+    # The head this transaction now holds (and holds the lock of): its next event chains
+    # onto it without reading it back. Forgotten at any rollback (a savepoint's too) and at the end.
+    session.info[_HEAD_KEY] = (seq, values["hash"])
     return Appended(**values)
+
+
+_HEAD_KEY = "jcbot.audit.head"
+
+
+@event.listens_for(SASession, "after_soft_rollback")
+def _forget_head_at_rollback(session: SASession, previous_transaction: Any) -> None:
+    session.info.pop(_HEAD_KEY, None)
+
+
+@event.listens_for(SASession, "after_transaction_end")
+def _forget_head_at_end(session: SASession, transaction: Any) -> None:
+    if transaction.parent is None:  # the outermost: its lock is released, another writer may append
+        session.info.pop(_HEAD_KEY, None)
 
 
 _PG_LOCK = text("SELECT pg_advisory_xact_lock(:k)")

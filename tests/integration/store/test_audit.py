@@ -170,3 +170,66 @@ def test_export_of_nothing_is_valid_json_and_bad_format_is_refused(engine):
         with pytest.raises(ValueError, match="use 'csv' or 'json'"):
             audit.export(session, "xml", io.StringIO())
     assert json.loads(out.getvalue()) == []
+
+
+def _event(session, i: int) -> audit.Appended:
+    return audit.append(session, at=T0 + timedelta(minutes=i), actor="secretariat", action="note",
+                        subject=f"proposal:{i}", data={"i": i}, committee_id=1)
+
+
+def test_a_transaction_chains_its_later_events_without_reading_the_head_again(engine):
+    from sqlalchemy import event as sa_event
+
+    heads = []
+
+    def count(conn, cursor, statement, *_):
+        if statement.lstrip().startswith("SELECT audit_event.id, audit_event.hash"):
+            heads.append(statement)
+
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        record(engine, 3)
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+    assert len(heads) == 1
+    assert verify(engine).ok and verify(engine).count == 3
+
+
+def test_an_event_in_a_savepoint_rolled_back_leaves_no_gap(engine):
+    """The head a transaction remembers is forgotten when a savepoint (or the transaction) rolls back."""
+    with session_scope(engine) as session:
+        first = _event(session, 1)
+        with pytest.raises(RuntimeError):
+            with session.begin_nested():
+                _event(session, 2)
+                raise RuntimeError("this input fails alone")
+        third = _event(session, 3)
+        with session.begin_nested():  # a savepoint released: its event stays the head
+            fourth = _event(session, 4)
+        fifth = _event(session, 5)
+    assert (third.id, third.prev_hash) == (first.id + 1, first.hash)
+    assert (fourth.prev_hash, fifth.prev_hash, fifth.id) == (third.hash, fourth.hash, 4)
+    assert verify(engine).ok and verify(engine).count == 4
+
+
+def test_a_session_reads_the_head_again_in_its_next_transaction(engine):
+    """Another writer may append between two transactions of one session: its head is read anew."""
+    from sqlmodel import Session
+
+    with Session(engine) as mine:
+        _event(mine, 1)
+        mine.commit()
+        record(engine, 2, start=10)  # someone else: events 2 and 3
+        later = _event(mine, 20)
+        mine.commit()
+        failed = None
+        try:
+            _event(mine, 21)
+            raise RuntimeError("rolled back")
+        except RuntimeError:
+            mine.rollback()
+            failed = True
+        after = _event(mine, 22)
+        mine.commit()
+    assert failed and later.id == 4 and after.id == 5 and after.prev_hash == later.hash
+    assert verify(engine).ok and verify(engine).count == 5
