@@ -126,42 +126,51 @@ async def test_a_drain_whose_outcomes_cannot_be_recorded_claims_no_further_batch
     assert [stored(engine, i).status for i in ids] == ["sending"] * 10 + ["pending"] * 15
 
 
-class Gated:
-    """Sends the first message at once; the rest of the first batch only once the next claim is queued."""
 
-    def __init__(self, first: int, gated: set[int], claim_queued: asyncio.Event) -> None:
-        self.first, self.gated, self.claim_queued = first, gated, claim_queued
-        self.sent: list[int] = []
+def commits(engine) -> list[int]:
+    """A list that grows by one at each commit on `engine` (SQLAlchemy's commit event)."""
+    from sqlalchemy import event
 
-    async def send(self, message) -> None:
-        if message.id in self.gated:
-            await asyncio.wait_for(self.claim_queued.wait(), 10)
-        self.sent.append(message.id)
+    seen: list[int] = []
+    event.listen(engine, "commit", lambda conn: seen.append(1))
+    return seen
 
 
-async def test_a_drains_later_claim_is_written_with_the_outcomes_in_one_transaction(engine, monkeypatch):
-    from jcbot.services import dispatcher as module
+class Counting(Dispatcher):
+    """Notes the kinds of items in each group commit."""
 
-    ids = [put(engine, f"m{i}") for i in range(15)]
-    claim_queued = asyncio.Event()
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.groups: list[list[str]] = []
 
-    class Watched(module.GroupCommit):
-        async def submit(self, item):
-            if item[0] == "claim" and not item[1]:
-                claim_queued.set()  # a claim made while sends are going (not the pass's first)
-            return await super().submit(item)
+    def _write_all(self, items):
+        self.groups.append(sorted(kind for kind, _ in items))
+        return super()._write_all(items)
 
-    groups: list[list[str]] = []
 
-    class Counting(Dispatcher):
-        def _write_all(self, items):
-            groups.append(sorted(kind for kind, _ in items))
-            return super()._write_all(items)
-
-    monkeypatch.setattr(module, "GroupCommit", Watched)
-    sender = Gated(ids[0], set(ids[1:10]), claim_queued)
-    assert await Counting(engine, {"email": sender}, ManualClock(T0), batch=10).drain() == 15
+async def test_a_drains_claims_are_items_of_its_group_commit_not_transactions_of_their_own(engine):
+    ids = [put(engine, f"m{i}") for i in range(25)]
+    sender = Holding(-1, set())
+    dispatcher = Counting(engine, {"email": sender}, ManualClock(T0), batch=10)
+    await asyncio.to_thread(dispatcher.take_back)
+    seen = commits(engine)
+    assert await dispatcher.drain() == 25
+    transactions = len(seen)
     assert sorted(sender.sent) == ids and {stored(engine, i).status for i in ids} == {"sent"}
-    # The pass's first claim alone; the second with the nine outcomes that came while it waited.
-    assert groups[0] == ["claim"] and ["claim"] + ["record"] * 9 in groups
-    assert sum(g.count("claim") for g in groups) == 2 and all(g.count("claim") <= 1 for g in groups)
+    # Three claims (10, 10, 5), one per group at most, the first alone; every commit a group's.
+    groups = dispatcher.groups
+    assert groups[0] == ["claim"]
+    assert sum(g.count("claim") for g in groups) == 3 and all(g.count("claim") <= 1 for g in groups)
+    assert transactions == len(groups)
+
+
+def test_outcomes_and_a_claim_submitted_together_are_one_transaction(engine):
+    ids = [put(engine, f"m{i}") for i in range(4)]
+    dispatcher = Dispatcher(engine, {"email": Holding(-1, set())}, ManualClock(T0), batch=2)
+    first = dispatcher._write_all([("claim", None)])[0]
+    assert [m.id for m in first] == ids[:2]
+    assert dispatcher._write_all([("start", m) for m in first]) == [True, True]
+    seen = commits(engine)
+    done = dispatcher._write_all([("record", (m, "sent", None, None, False)) for m in first] + [("claim", None)])
+    assert len(seen) == 1 and done[:2] == [None, None] and [m.id for m in done[2]] == ids[2:]
+    assert [stored(engine, i).status for i in ids] == ["sent", "sent", "sending", "sending"]
