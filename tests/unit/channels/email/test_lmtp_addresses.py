@@ -35,7 +35,7 @@ def _reads(server, arg: str):
         return type(exc)
 
 
-@settings(max_examples=600)
+@settings(max_examples=400)
 @given(_SHAPE, _LOCAL, _DOMAIN, _AFTER, st.sampled_from([0, 64]))
 @example("<{l}@{d}>{a}", "m001", "members.bench.example", " SIZE=123", 0)
 @example("<{l}@{d}>{a}", "x" * 70, "b", "", 64)  # over the local part limit: refused by both
@@ -77,3 +77,39 @@ def test_the_listener_serves_with_the_pattern_reader(protocol, cls):
     listener.handler, listener.SMTP_kwargs = Sink(), {}
     server = listener.factory()
     assert type(server) is cls and type(server)._getaddr is lmtp._PlainAddresses._getaddr
+
+
+def test_a_served_delivery_reads_its_envelope_through_the_pattern(monkeypatch):
+    # If aiosmtpd stopped calling _getaddr (a rename), the override would silently go unused: this fails then.
+    import smtplib
+
+    from aiosmtpd.controller import Controller
+
+    read = []
+    ours = lmtp._PlainAddresses._getaddr
+    monkeypatch.setattr(lmtp._PlainAddresses, "_getaddr", lambda self, arg: read.append(arg) or ours(self, arg))
+    received = []
+
+    class Keep:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+            received.append((envelope.mail_from, envelope.rcpt_tos))
+            return "250 2.0.0 OK"
+
+    class Served(Controller):
+        def factory(self):
+            return ListenerLMTP(self.handler, **self.SMTP_kwargs)
+
+        def _trigger_server(self):  # LMTP does not answer aiosmtpd's SMTP self-check greeting as it expects
+            if self.port == 0 and self.server is not None:
+                self.port = self.server.sockets[0].getsockname()[1]
+            super()._trigger_server()
+
+    served = Served(Keep(), hostname="127.0.0.1", port=0)
+    served.start()
+    try:
+        with smtplib.LMTP("127.0.0.1", served.port, timeout=30) as client:
+            client.sendmail("m001@members.example", ["jc+abcdefghijklmnopqrstu@jcm.example.org"], b"Subject: x\r\n\r\nAgree\r\n")
+    finally:
+        served.stop()
+    assert received == [("m001@members.example", ["jc+abcdefghijklmnopqrstu@jcm.example.org"])]
+    assert [arg.split()[0] for arg in read] == ["<m001@members.example>", "<jc+abcdefghijklmnopqrstu@jcm.example.org>"]
