@@ -23,15 +23,19 @@ def test_the_lmtp_bench_counts_recorded_replies_against_a_bare_server(tmp_path):
 
 def test_a_client_that_cannot_connect_is_reported_not_waited_for(tmp_path):
     import asyncio
+    import socket
     import threading
 
     # A connection refused: the client still says it is ready, then reports the failure; deliver raises.
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
     loop = asyncio.new_event_loop()
     runner = threading.Thread(target=loop.run_forever, daemon=True)
     runner.start()
     try:
         with pytest.raises(RuntimeError, match="the LMTP client failed"):
-            lmtp.deliver("127.0.0.1", 9, [("a@b.example", "c@d.example", b"x\r\n")], 1, loop, tmp_path)
+            lmtp.deliver("127.0.0.1", port, [("a@b.example", "c@d.example", b"x\r\n")], 1, loop, tmp_path)
     finally:
         loop.call_soon_threadsafe(loop.stop)
         runner.join(10)
