@@ -164,6 +164,10 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         from jcbot.channels.email.lmtp import start_listener
 
         listener = await asyncio.to_thread(start_listener, ctx)
+    if settings.slack_bot_token:
+        from jcbot.channels.slack import keepalive
+
+        keepalive.start()  # Slack's Web API calls reuse connections (closed at the stop)
     web.freeze()  # what is made by now lives as long as the process: out of the full collections
     tasks = [asyncio.create_task(server.serve(), name="http")]
     if settings.slack_app_token:
@@ -179,6 +183,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     server.should_exit = True
     await scheduler.shutdown()
     await dispatcher.close()  # QUIT on the idle SMTP connections
+    if settings.slack_bot_token:
+        await keepalive.stop()
     if listener is not None:
         await asyncio.to_thread(listener.stop)
     stop.set()

@@ -38,7 +38,7 @@ class Endpoint:
         """The answer to one request: (status, headers, body)."""
         from slack_bolt.request.async_request import AsyncBoltRequest
 
-        from jcbot.channels.slack import shapes
+        from jcbot.channels.slack import keepalive, shapes
 
         given = dict(headers)
         # A bad signature, or a timestamp more than 5 minutes away: 401, as bolt answers it.
@@ -58,6 +58,7 @@ class Endpoint:
             # requests take a body already read; the request is then made an HTTP one, as it came.
             request = AsyncBoltRequest(body=shape.body or {}, query=query, headers=given, mode="socket_mode")
             request.raw_body, request.mode = raw.decode("utf-8"), "http"
+            keepalive.keep_alive(self.app.client)  # the listeners' Web API calls share its connections
             done = await self.app.async_dispatch(request)
         except Exception as error:  # bolt's own reading of a body the checks above let through
             log.warning("event=slack.unparseable error=%r", error)

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import itertools
 import json
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ class SlackCall:
     http_verb: str
     raw: bytes = b""
     at: float = 0.0  # time.monotonic() when the request arrived (CLOCK_MONOTONIC: comparable across processes)
+    peer: str = ""  # the client's address and port: one per connection (calls over a kept-alive one share it)
 
     @property
     def token(self) -> str | None:
@@ -66,6 +68,12 @@ class _Server(ThreadingHTTPServer):
     # connections beyond it wait for SYN retransmissions (1 s, 3 s...), which real Slack
     # does not make a client do, or fail.
     request_queue_size = 1024
+
+    def handle_error(self, request, client_address) -> None:
+        # A client that goes away mid-answer (jcbot stopped with calls in flight, a kept-alive
+        # connection closed) is no error of the fake's: anything else is still printed.
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
 
 
 class FakeSlack:
@@ -211,13 +219,13 @@ class FakeSlack:
                 "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
     def _handle(self, verb: str, path: str, query: str, headers: dict[str, str],
-                raw: bytes, at: float = 0.0) -> tuple[int, dict[str, Any], dict[str, str]]:
+                raw: bytes, at: float = 0.0, peer: str = "") -> tuple[int, dict[str, Any], dict[str, str]]:
         if not path.startswith("/api/"):
             return 404, {"ok": False, "error": "unknown_path"}, {}
         method = path.removeprefix("/api/")
         body = _parse(headers.get("content-type", ""), raw, query)
         with self._lock:
-            self._calls.append(SlackCall(method, body, headers, verb, raw, at))
+            self._calls.append(SlackCall(method, body, headers, verb, raw, at, peer))
             self._lock.notify_all()
             scripted = self._scripted.get(method)
             if scripted:
@@ -237,7 +245,8 @@ class FakeSlack:
                 url = urlsplit(self.path)
                 raw = self._read_body()
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                status, payload, extra = fake._handle(self.command, url.path, url.query, headers, raw, at)
+                peer = f"{self.client_address[0]}:{self.client_address[1]}"
+                status, payload, extra = fake._handle(self.command, url.path, url.query, headers, raw, at, peer)
                 out = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")

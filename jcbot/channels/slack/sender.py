@@ -8,6 +8,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from jcbot.channels.slack import keepalive
 from jcbot.channels.slack.compose import SlackRenderer
 from jcbot.services.dispatcher import PermanentFailure, TemporaryFailure
 from jcbot.settings import Settings
@@ -74,6 +75,7 @@ class SlackSender:
 
     async def send(self, message: Outgoing) -> None:
         """Deliver one message; raises TemporaryFailure or PermanentFailure."""
+        keepalive.keep_alive(self.client)  # serve's pooled connections, if it started a pool
         for call in self.calls(message):
             await self._call(message, call)
 
@@ -93,6 +95,7 @@ class SlackSender:
 
     async def already_delivered(self, message: Outgoing) -> bool:
         """Whether an interrupted earlier post of `message` is in its conversation (by metadata)."""
+        keepalive.keep_alive(self.client)
         try:
             call = self.calls(message)[0]
         except PermanentFailure:

@@ -21,6 +21,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from jcbot.channels.slack import shapes
+from jcbot.channels.slack import keepalive
 from jcbot.channels.slack.app import build_app
 from jcbot.services.context import ServiceContext
 
@@ -114,6 +115,7 @@ def socket_handler(ctx: ServiceContext) -> AsyncSocketModeHandler:
 async def run_socket_mode(ctx: ServiceContext, stop_event: asyncio.Event) -> None:
     """Hold a Socket Mode connection until `stop_event` is set."""
     handler = socket_handler(ctx)
+    keepalive.keep_alive(handler.app.client)  # serve's pooled connections, if it started a pool
     await handler.connect_async()
     try:
         await stop_event.wait()
