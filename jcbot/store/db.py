@@ -65,7 +65,7 @@ def make_engine(url: str | None = None, pool_size: int | None = None, **kwargs: 
     if pool_size is not None:
         kwargs.setdefault("pool_size", pool_size)
     if sa_url.get_backend_name() != "sqlite":
-        return create_engine(sa_url, pool_pre_ping=True, **kwargs)
+        return _plain_savepoints(create_engine(sa_url, pool_pre_ping=True, **kwargs))
     memory = sa_url.database in (None, "", ":memory:")
     if memory:
         # One shared connection, or each checkout would see its own empty database.
@@ -100,6 +100,31 @@ def make_engine(url: str | None = None, pool_size: int | None = None, **kwargs: 
         # A read scope (pages, views) begins DEFERRED: under WAL it never waits for writers.
         conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
+    return _plain_savepoints(engine)
+
+
+def _plain_savepoints(engine: Engine) -> Engine:
+    """The engine's SAVEPOINT, RELEASE and ROLLBACK TO as plain statements.
+
+    SQLAlchemy compiles a new clause for each (about 0.2 ms, where the database takes a
+    few microseconds), and every input of a group commit (`intake.take_many`) takes a
+    savepoint and releases it. The names are SQLAlchemy's own (sa_savepoint_N), quoted
+    by the dialect as its compiler would.
+    """
+    quote = engine.dialect.identifier_preparer.quote
+
+    def do_savepoint(connection: Any, name: str) -> None:
+        connection.exec_driver_sql(f"SAVEPOINT {quote(name)}")
+
+    def do_release_savepoint(connection: Any, name: str) -> None:
+        connection.exec_driver_sql(f"RELEASE SAVEPOINT {quote(name)}")
+
+    def do_rollback_to_savepoint(connection: Any, name: str) -> None:
+        connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {quote(name)}")
+
+    dialect: Any = engine.dialect  # the instance's methods, not the class's: other engines keep theirs
+    dialect.do_savepoint, dialect.do_release_savepoint = do_savepoint, do_release_savepoint
+    dialect.do_rollback_to_savepoint = do_rollback_to_savepoint
     return engine
 
 

@@ -171,3 +171,28 @@ def test_a_read_scope_refuses_to_write(engine):
                             rules_yaml="x", created_at=datetime.now(UTC)))
     with session_scope(engine) as s:
         assert s.execute(text("SELECT count(*) FROM committee")).scalar_one() == 0
+
+
+def test_savepoints_are_plain_statements_and_roll_back_only_their_own_writes(scratch_engine):
+    """make_engine's SAVEPOINT, RELEASE and ROLLBACK TO (text, not a clause compiled each time) keep their meaning."""
+    from sqlalchemy import event
+
+    said = []
+    listener = lambda conn, cursor, statement, *rest: said.append(statement)  # noqa: E731
+    event.listen(scratch_engine, "before_cursor_execute", listener)
+    try:
+        with session_scope(scratch_engine) as session:
+            session.execute(insert(counter).values(id=1, n=1))
+            with pytest.raises(RuntimeError):
+                with session.begin_nested():
+                    session.execute(insert(counter).values(id=2, n=2))
+                    raise RuntimeError("this one fails alone")
+            with session.begin_nested():
+                session.execute(insert(counter).values(id=3, n=3))
+    finally:
+        event.remove(scratch_engine, "before_cursor_execute", listener)
+    with session_scope(scratch_engine) as session:
+        assert [tuple(r) for r in session.execute(select(counter).order_by(counter.c.id))] == [(1, 1), (3, 3)]
+    marks = [s for s in said if "SAVEPOINT" in s]
+    assert marks == ["SAVEPOINT sa_savepoint_1", "ROLLBACK TO SAVEPOINT sa_savepoint_1",
+                     "SAVEPOINT sa_savepoint_2", "RELEASE SAVEPOINT sa_savepoint_2"]
