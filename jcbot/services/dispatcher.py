@@ -315,18 +315,22 @@ class Dispatcher:
         Returns, in order, None for an outcome, whether the send may start for a start and
         the claimed messages for a claim (the outcomes are written first, the claim last).
         """
-        with session_scope(self.engine) as session:
+        outcomes = [item for kind, item in items if kind == "record"]
+        # Sends that went, starts and claims are Core statements: on a connection of its own,
+        # the transaction skips the ORM session's bookkeeping (about 0.3 ms of CPU each on
+        # SQLite). A retry or a failure (rare) is written through the ORM: then in a session.
+        with (session_scope(self.engine) if any(o[1] != "sent" for o in outcomes)
+              else self.engine.begin()) as db:
             now = self.clock.now()
-            outcomes = [item for kind, item in items if kind == "record"]
             # The sends that went (nearly all) in one statement, the rest one by one.
-            outbox.mark_sent_many(session, [o[0].id for o in outcomes if o[1] == "sent"], now=now)
+            outbox.mark_sent_many(db, [o[0].id for o in outcomes if o[1] == "sent"], now=now)
             for outcome in outcomes:
                 if outcome[1] != "sent":
-                    self._record(session, *outcome)
+                    self._record(db, *outcome)
             starting = [(m.id, m.attempt) for kind, m in items if kind == "start"]
-            started = iter(outbox_claims.mark_in_flight_many(session, starting, now=now, worker=self.worker))
+            started = iter(outbox_claims.mark_in_flight_many(db, starting, now=now, worker=self.worker))
             # One pass claims one batch at a time: at most one claim in a group.
-            claimed = self._claim(session) if any(kind == "claim" for kind, _ in items) else []
+            claimed = self._claim(db) if any(kind == "claim" for kind, _ in items) else []
         return [next(started) if kind == "start" else claimed if kind == "claim" else None for kind, _ in items]
 
     def _record(self, session, message: Outgoing, status: str, reason: str | None,

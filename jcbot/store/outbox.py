@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Column, Index, Text, bindparam, func, or_, select, update
+from sqlalchemy import CheckConstraint, Column, Connection, Index, Text, bindparam, func, or_, select, update
 from sqlmodel import Field, Session, SQLModel
 
 from jcbot.store.db import JSONText, UTCDateTime, require_aware, upsert_insert
@@ -196,7 +196,12 @@ def mark_sent(session: Session, message_id: int, *, now: datetime) -> None:
     session.flush()
 
 
-def mark_sent_many(session: Session, message_ids: list[int], *, now: datetime) -> None:
+def connection_of(db: Session | Connection) -> Connection:
+    """The Core connection of a session's transaction, or the connection given (the dispatcher's group commit)."""
+    return db if isinstance(db, Connection) else db.connection()
+
+
+def mark_sent_many(session: Session | Connection, message_ids: list[int], *, now: datetime) -> None:
     """mark_sent for several messages, in one statement (two or three if one was sent, bounced or is not there).
 
     LookupError if one is not there.
@@ -204,7 +209,7 @@ def mark_sent_many(session: Session, message_ids: list[int], *, now: datetime) -
     ids = sorted(set(message_ids))
     if not ids:
         return
-    connection = session.connection()
+    connection = connection_of(session)
     if connection.dialect.update_returning:
         # Those not sent nor bounced (nearly all) in one statement; the others are read below.
         done = set(connection.execute(_SENT_RETURNING, {"ids": ids, "at": require_aware(now)}).scalars())

@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlmodel import Session
 
 from jcbot.store.db import UTCDateTime, require_aware
-from jcbot.store.outbox import LEASE, OutboxMessage, Outgoing
+from jcbot.store.outbox import LEASE, OutboxMessage, Outgoing, connection_of
 
 # Built once (SQLAlchemy then compiles each once).
 _t = OutboxMessage.__table__
@@ -37,7 +37,7 @@ _START = (update(_t).where(_t.c.id.in_(_ids), _t.c.status == "sending", _t.c.att
 
 
 def claim_due(
-    session: Session, now: datetime, limit: int, *, channels: tuple[str, ...] | None = None,
+    session: Session | Connection, now: datetime, limit: int, *, channels: tuple[str, ...] | None = None,
     lease: timedelta = LEASE, worker: str | None = None,
 ) -> list[Outgoing]:
     """Mark up to `limit` due messages 'sending' under `worker`'s lease and return them.
@@ -45,7 +45,7 @@ def claim_due(
     Two Core statements (the due rows, one UPDATE of them all), and one more when a lapsed
     claim had a send in flight: the dispatcher claims a batch every few sends.
     """
-    connection = session.connection()
+    connection = connection_of(session)
     rows = connection.execute(_due_statement(channels is not None, connection.dialect.name == "postgresql"),
                               {"at": require_aware(now), "limit": limit, "channels": list(channels or ())}).all()
     if not rows:
@@ -83,12 +83,12 @@ def mark_in_flight(session: Session, message_id: int, *, now: datetime, attempt:
     return True
 
 
-def mark_in_flight_many(session: Session, messages: list[tuple[int, int]], *, now: datetime,
+def mark_in_flight_many(session: Session | Connection, messages: list[tuple[int, int]], *, now: datetime,
                         worker: str | None = None) -> list[bool]:
     """mark_in_flight for several claimed messages, given as (id, attempt), in one or two statements; one bool each."""
     if not messages:
         return []
-    connection = session.connection()
+    connection = connection_of(session)
     if connection.dialect.update_returning:
         # One UPDATE per attempt number (nearly always one): the rows still claimed by this
         # worker for that attempt, locked and marked, come back.

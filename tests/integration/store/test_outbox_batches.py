@@ -89,3 +89,17 @@ def test_sent_naming_a_message_that_is_not_there_changes_nothing(engine):
         with session_scope(engine) as session:
             outbox.mark_sent_many(session, [going, 999999], now=T0)
     assert row(engine, going).status == "sending"
+
+
+def test_a_claim_its_starts_and_its_sends_on_a_core_connection_as_in_a_session(engine):
+    # The dispatcher's group commit runs them on a connection of its own (no ORM session).
+    first, second, third = (put(engine, k) for k in ("first", "second", "third"))
+    with engine.begin() as connection:
+        claimed = outbox_claims.claim_due(connection, T0, 2, channels=("email",), worker="w1")
+        assert [(m.id, m.attempt, m.worker) for m in claimed] == [(first, 1, "w1"), (second, 1, "w1")]
+        assert outbox_claims.mark_in_flight_many(connection, [(first, 1), (second, 1), (third, 1)],
+                                                 now=T0 + SECOND, worker="w1") == [True, True, False]
+        outbox.mark_sent_many(connection, [first], now=T0 + 2 * SECOND)
+    assert (row(engine, first).status, row(engine, first).sent_at) == ("sent", T0 + 2 * SECOND)
+    assert (row(engine, second).status, row(engine, second).in_flight_since) == ("sending", T0 + SECOND)
+    assert (row(engine, third).status, row(engine, third).in_flight_since) == ("pending", None)
