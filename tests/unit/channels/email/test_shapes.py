@@ -32,6 +32,14 @@ MEMBERS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def one_second(monkeypatch):
+    """Action links carry the second they were signed: both renders of an email sign in the same one."""
+    from itsdangerous.timed import TimestampSigner
+
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: 1_772_000_000)
+
+
 def settings_for(tmp_path, **more):
     env = {"JCBOT_STORAGE_DIR": str(tmp_path), "JCBOT_MAIL_FROM": "jc@jcm-mn.example.org",
            "JCBOT_SECRET": "unit-test secret for shapes", "JCBOT_PUBLIC_URL": "https://jc.example/",
