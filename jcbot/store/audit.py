@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
-from sqlalchemy import Column, Integer, Text, event, select, text
-from sqlalchemy.orm import Session as SASession
+from sqlalchemy import Column, Integer, Text, select, text
 from sqlmodel import Field, Session, SQLModel
 
-from jcbot.store.db import UTCDateTime, canonical_json, iso_utc, require_aware
+from jcbot.store.db import UTCDateTime, canonical_json, iso_utc, memo, require_aware
 
 GENESIS_HASH = "0" * 64
 # Serialises appends on PostgreSQL; any constant, the same in every process.
@@ -96,7 +95,8 @@ def append(
     """
     require_aware(at)
     conn = session.connection()
-    head = session.info.get(_HEAD_KEY)
+    remembered = memo(session)
+    head = remembered.get(_HEAD_KEY)
     if head is None:  # the first event of this transaction: take the chain's lock, read its head
         _lock_chain(session)
         found = conn.execute(_HEAD).first()
@@ -107,23 +107,12 @@ def append(
     values["hash"] = event_hash(**values)
     conn.execute(_INSERT, values)
     # The head this transaction now holds (and holds the lock of): its next event chains
-    # onto it without reading it back. Forgotten at any rollback (a savepoint's too) and at the end.
-    session.info[_HEAD_KEY] = (seq, values["hash"])
+    # onto it without reading it back (forgotten at any rollback and at the end: store.db.memo).
+    remembered[_HEAD_KEY] = (seq, values["hash"])
     return Appended(**values)
 
 
-_HEAD_KEY = "jcbot.audit.head"
-
-
-@event.listens_for(SASession, "after_soft_rollback")
-def _forget_head_at_rollback(session: SASession, previous_transaction: Any) -> None:
-    session.info.pop(_HEAD_KEY, None)
-
-
-@event.listens_for(SASession, "after_transaction_end")
-def _forget_head_at_end(session: SASession, transaction: Any) -> None:
-    if transaction.parent is None:  # the outermost: its lock is released, another writer may append
-        session.info.pop(_HEAD_KEY, None)
+_HEAD_KEY = "audit.head"
 
 
 _PG_LOCK = text("SELECT pg_advisory_xact_lock(:k)")

@@ -1,8 +1,10 @@
 """What the rules of one intake look at: the input, and the records it names, read once."""
 from __future__ import annotations
 
+from bisect import insort
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,6 +17,7 @@ from jcbot.services.evaluation import Facts, facts_of, gather
 from jcbot.services.intake.chain import Stop
 from jcbot.services.notices import proposal_data
 from jcbot.services.roster_log import load_roster
+from jcbot.store.db import memo
 from jcbot.store.models import AssertionRecord, Committee, Member, Proposal, ProposalItem, ProposalVersion, RosterChange
 
 # The intake's reads, built once: Core statements whose rows carry the columns as
@@ -67,6 +70,8 @@ def _record(row: Any, t: Table) -> Any:
 _AROUND = {"handle": _around(_M.c.handle == bindparam("handle")), "id": _around(_M.c.id == bindparam("member_id")),
            None: _around(_M.c.id.is_(None))}
 _RECORDS = select(_A).where(_A.c.version_id == bindparam("version_id")).order_by(_A.c.at, _A.c.id)
+_RECORDED_ORDER = attrgetter("at", "id")  # _RECORDS's order
+_VERSIONS = "intake.versions"  # the memo's key: (version id, status) -> (assertion rows, items)
 _ITEMS = (select(_I.c.kind, _I.c.title, _I.c.reference).where(_I.c.version_id == bindparam("version_id"))
           .order_by(_I.c.position))
 
@@ -169,15 +174,35 @@ class Case:
         return self._records
 
     def gather(self) -> Facts:
-        """The facts of the version answered (read once per intake)."""
+        """The facts of the version answered (read once per intake, and once per transaction: see `remember`)."""
         if self.facts is None:
             assert self.committee and self.proposal and self.version
             s, v = self.tx.session, self.version
-            conn = s.connection()
-            self._records = list(conn.execute(_RECORDS, {"version_id": v.id}))
-            items = tuple(r._asdict() for r in conn.execute(_ITEMS, {"version_id": v.id}))
-            self.facts = facts_of(self.committee, self.proposal, v, load_roster(s, self.committee, self._mark), self._records, items)
+            versions = memo(s).setdefault(_VERSIONS, {})
+            # Keyed by status too: an adoption gives the items their references.
+            read = versions.get((v.id, v.status))
+            if read is None:
+                conn = s.connection()
+                read = versions[(v.id, v.status)] = (
+                    list(conn.execute(_RECORDS, {"version_id": v.id})),
+                    tuple(r._asdict() for r in conn.execute(_ITEMS, {"version_id": v.id})))
+            self._records = list(read[0])
+            self.facts = facts_of(self.committee, self.proposal, v, load_roster(s, self.committee, self._mark),
+                                  self._records, read[1])
         return self.facts
+
+    def remember(self, row: dict[str, Any]) -> None:
+        """The assertion row this intake just wrote, in the version's records this transaction read.
+
+        A later input of the same transaction (a burst, a group commit) on the same
+        version then reads neither them nor the items again: the transaction holds the
+        write lock, so only its own inputs change them, and the memo is forgotten if a
+        savepoint rolls back (store.db.memo).
+        """
+        assert self.version is not None
+        read = memo(self.tx.session).get(_VERSIONS, {}).get((self.version.id, self.version.status))
+        if read is not None:
+            insort(read[0], SimpleNamespace(**row), key=_RECORDED_ORDER)
 
     def shown(self) -> dict[str, Any]:
         """The proposal as a refusal may show it: the current version once distributed, else the one answered."""

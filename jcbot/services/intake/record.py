@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import UTC
 
 from jcbot.core.decision import Assertion, Verdict
 from jcbot.services import notices
@@ -30,10 +31,11 @@ def record(case: Case, actor: str) -> Recorded:
     when = case.when
     # What the member asserted on: the version's documents, by hash (frozen since its distribution).
     hashes = case.document_hashes()
-    row_id = tx.session.connection().execute(_INSERT, dict(
-        version_id=case.version.id, member_id=m.id, member=m.handle, position=case.position, opinion=case.opinion,
-        at=when, channel=case.channel, evidence_key=case.evidence_key, recorded_at=tx.now, recorded_by=actor,
-        note=case.note, documents=hashes)).inserted_primary_key[0]
+    row = dict(version_id=case.version.id, member_id=m.id, member=m.handle, position=case.position,
+               opinion=case.opinion, at=when.astimezone(UTC), channel=case.channel, evidence_key=case.evidence_key,
+               recorded_at=tx.now.astimezone(UTC), recorded_by=actor, note=case.note, documents=hashes)
+    row_id = tx.session.connection().execute(_INSERT, row).inserted_primary_key[0]
+    case.remember(row | {"id": row_id})  # as the row reads back (instants in UTC)
     tx.audit("assertion.recorded", f"proposal:{case.ref}", {
         "version": case.version.version, "member": m.handle, "position": case.position, "opinion": case.opinion,
         "at": when, "channel": case.channel, "evidence": case.evidence_key, "note": case.note,

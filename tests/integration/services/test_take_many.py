@@ -130,3 +130,42 @@ def test_a_budget_stops_taking_new_inputs_and_the_rest_can_follow(ctx, engine):
     rest = slack_intake.clicks(ctx, burst[len(first):])
     assert [o.outcome for o in first + rest] == ["recorded"] * len(MEMBERS)
     assert rest[-1].recorded.status == "adopted"
+
+
+def test_a_version_is_read_once_per_burst_and_an_input_rolled_back_is_forgotten(ctx, engine):
+    """Inputs of one transaction share what it read and wrote of a version (store.db.memo), but
+    not what an input rolled back wrote: the member's same click after it is recorded, not a duplicate."""
+    from sqlalchemy import event
+
+    from jcbot.services.intake.chain import run
+    from jcbot.services.intake.record import record
+
+    committee(ctx)
+    ref = distributed(ctx)
+    tick(ctx.clock)
+
+    def click(handle: str, key: str) -> slack_intake.Click:
+        return slack_intake.Click(f"U{handle.upper()}", handle, ref, 1, "affirmative", None, key)
+
+    def recorded_then_broken(tx):
+        case = click("sato", "sato-1").input().make_case(tx)
+        assert run(slack_intake.RULES, case).stop is None
+        record(case, "slack:USATO")  # written in this input's savepoint, then the input fails
+        raise RuntimeError("failed after recording")
+
+    reads = []
+    listener = lambda conn, cursor, statement, *rest: reads.append(statement)  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        out = take_many(ctx, [click("tanaka", "tanaka-1").input(), Input("slack:USATO", (), recorded_then_broken),
+                              click("sato", "sato-1").input(), click("suzuki", "suzuki-1").input(),
+                              click("suzuki", "suzuki-1").input()])
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert isinstance(out[1], RuntimeError)
+    assert [(o.outcome, o.rule) for o in (out[0], out[2], out[3], out[4])] == [
+        ("recorded", "record"), ("recorded", "record"), ("recorded", "record"), ("duplicate", "seen")]
+    # The version's assertions read by the first input, again after the rollback, then never.
+    assert len([s for s in reads if s.lstrip().startswith("SELECT assertion.")]) == 2
+    with session_scope(engine) as s:
+        assert s.execute(text("SELECT member FROM assertion ORDER BY id")).scalars().all() == ["tanaka", "sato", "suzuki"]
