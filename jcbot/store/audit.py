@@ -11,7 +11,8 @@ from typing import Any, Literal, TextIO
 from sqlalchemy import Column, Integer, Text, select, text
 from sqlmodel import Field, Session, SQLModel
 
-from jcbot.store.db import UTCDateTime, canonical_json, iso_utc, memo, require_aware
+from jcbot.store.db import UTCDateTime, canonical_json, iso_utc, require_aware
+from jcbot.store.memo import memo
 
 GENESIS_HASH = "0" * 64
 # Serialises appends on PostgreSQL; any constant, the same in every process.
@@ -107,7 +108,7 @@ def append(
     values["hash"] = event_hash(**values)
     conn.execute(_INSERT, values)
     # The head this transaction now holds (and holds the lock of): its next event chains
-    # onto it without reading it back (forgotten at any rollback and at the end: store.db.memo).
+    # onto it without reading it back (forgotten at any rollback and at the end: store.memo).
     remembered[_HEAD_KEY] = (seq, values["hash"])
     return Appended(**values)
 

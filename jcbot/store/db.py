@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, Text, create_engine, event, make_url, orm, text
+from sqlalchemy import DateTime, Engine, Text, create_engine, event, make_url, text
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
@@ -140,32 +140,6 @@ def read_scope(engine: Engine) -> Iterator[Session]:
             # Nothing may be written in a read scope: a flush here would be a bug.
             if session.new or session.dirty or session.deleted:
                 raise RuntimeError("a read scope tried to write")
-
-
-_MEMO = "jcbot.memo"
-
-
-def memo(session: Session) -> dict[str, Any]:
-    """What the session's transaction remembers of its own reads and writes, to skip reading them again.
-
-    Valid only while nothing else can change them (the transaction holds the locks that
-    guard them), so it is forgotten at any rollback, a savepoint's included (what the
-    savepoint wrote is gone), and at the end of the outermost transaction (another
-    writer may change anything after it). A released savepoint keeps it.
-    """
-    return session.info.setdefault(_MEMO, {})
-
-
-# On SQLAlchemy's Session: sqlmodel's and any other subclass alike.
-@event.listens_for(orm.Session, "after_soft_rollback")
-def _forget_at_rollback(session: orm.Session, previous_transaction: Any) -> None:
-    session.info.pop(_MEMO, None)
-
-
-@event.listens_for(orm.Session, "after_transaction_end")
-def _forget_at_end(session: orm.Session, transaction: Any) -> None:
-    if transaction.parent is None:
-        session.info.pop(_MEMO, None)
 
 
 @contextmanager

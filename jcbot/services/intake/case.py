@@ -17,7 +17,7 @@ from jcbot.services.evaluation import Facts, facts_of, gather
 from jcbot.services.intake.chain import Stop
 from jcbot.services.notices import proposal_data
 from jcbot.services.roster_log import load_roster
-from jcbot.store.db import memo
+from jcbot.store.memo import memo
 from jcbot.store.models import AssertionRecord, Committee, Member, Proposal, ProposalItem, ProposalVersion, RosterChange
 
 # The intake's reads, built once: Core statements whose rows carry the columns as
@@ -197,7 +197,7 @@ class Case:
         A later input of the same transaction (a burst, a group commit) on the same
         version then reads neither them nor the items again: the transaction holds the
         write lock, so only its own inputs change them, and the memo is forgotten if a
-        savepoint rolls back (store.db.memo).
+        savepoint rolls back (store.memo).
         """
         assert self.version is not None
         read = memo(self.tx.session).get(_VERSIONS, {}).get((self.version.id, self.version.status))

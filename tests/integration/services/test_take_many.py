@@ -133,7 +133,7 @@ def test_a_budget_stops_taking_new_inputs_and_the_rest_can_follow(ctx, engine):
 
 
 def test_a_version_is_read_once_per_burst_and_an_input_rolled_back_is_forgotten(ctx, engine):
-    """Inputs of one transaction share what it read and wrote of a version (store.db.memo), but
+    """Inputs of one transaction share what it read and wrote of a version (store.memo), but
     not what an input rolled back wrote: the member's same click after it is recorded, not a duplicate."""
     from sqlalchemy import event
 
