@@ -220,6 +220,12 @@ def _assertions(args) -> int:
         print(f"{r.database:<11} {r.n:>6} {r.service_per_s:>10.1f} {r.raw_per_s:>10.1f} {r.ratio:>7.3f}")
     for r in results:
         print(f"ratio {r.database}: service/raw = {r.ratio:.3f} (raw is {1 / r.ratio:.1f}x faster)")
+    for r in results:
+        ms = 1000
+        print(f"where it goes, {r.database}: the service's {r.statements:.1f} statements per assertion replayed "
+              f"through the driver alone {ms / r.floor_per_s:.2f} ms (ceiling ratio {r.ceiling:.3f}), through "
+              f"SQLAlchemy's connection {ms / r.sqlalchemy_per_s:.2f} ms; the service {ms / r.service_per_s:.2f} ms, "
+              f"raw INSERT + COMMIT {ms / r.raw_per_s:.2f} ms")
     for line in skipped:
         print(line)
     return 1 if skipped and not results else 0

@@ -5,6 +5,12 @@ facts, ask the core, write the row, the audit event and the confirmation, settle
 verdict) in one transaction; the raw baseline is one plain SQL INSERT of the same row
 into the `assertion` table and a COMMIT, on the same database. The ratio says what the
 procedure costs over the limit of the storage.
+
+Where the rest goes: the statements the service sent are replayed on copies of the
+database as it was before the run (`bench.replay`), through the driver alone (what the
+database costs: no service of these statements can be faster) and through SQLAlchemy's
+connection (what its execution layer adds). Each copy must end with the service's own
+audit chain head, or the replay did not do what the service did.
 """
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, bindparam, select, text
 
+from bench.replay import Recorder, audit_head, copy_of, replay
 from jcbot.clock import ManualClock
 from jcbot.resources import resolve_rules
 from jcbot.services import proposals, roster
@@ -37,11 +44,19 @@ class Result:
     n: int
     service_per_s: float
     raw_per_s: float
+    statements: float = 0.0  # statements the service sent per assertion (BEGIN included, COMMIT not)
+    floor_per_s: float = 0.0  # those statements replayed through the driver alone
+    sqlalchemy_per_s: float = 0.0  # ... and through SQLAlchemy's connection
 
     @property
     def ratio(self) -> float:
         """service / raw: the share of the raw rate the service keeps."""
         return self.service_per_s / self.raw_per_s
+
+    @property
+    def ceiling(self) -> float:
+        """floor / raw: the ratio of a service that cost nothing beyond its statements."""
+        return self.floor_per_s / self.raw_per_s
 
 
 def _setup(ctx: ServiceContext, n: int) -> list[tuple[str, str]]:
@@ -105,9 +120,16 @@ def measure(database: str, url: str, n: int, storage: Path, render: bool = True)
 
         ctx = ServiceContext(engine, ManualClock(START), settings, renderers(settings) if render else [])
         work = _setup(ctx, n)
-        service_s = _service(ctx, work)
+        with copy_of(engine) as by_driver, copy_of(engine) as by_sqlalchemy:
+            with Recorder(engine).recording() as recorder:
+                service_s = _service(ctx, work)
+            floor_s = replay(by_driver, recorder.sent, through="driver")
+            sqlalchemy_s = replay(by_sqlalchemy, recorder.sent, through="sqlalchemy")
+            head = audit_head(engine.url.render_as_string(hide_password=False))
+            for copy in (by_driver, by_sqlalchemy):
+                assert audit_head(copy) == head, f"the replay on {copy} did not end where the service did"
         raw_s, count = _raw(engine)
         assert count == n, f"expected {n} assertion rows, found {count}"
-        return Result(database, n, n / service_s, n / raw_s)
+        return Result(database, n, n / service_s, n / raw_s, recorder.statements / n, n / floor_s, n / sqlalchemy_s)
     finally:
         engine.dispose()

@@ -21,6 +21,14 @@ def test_the_assertion_bench_prints_its_ratio(kind, request, monkeypatch, capsys
     service, raw, ratio = map(float, row.groups())
     assert service > 0 and raw > 0 and ratio == pytest.approx(service / raw, abs=0.001)
     assert re.fullmatch(rf"ratio {kind}: service/raw = \d+\.\d{{3}} \(raw is [\d.]+x faster\)", out[3]), out
+    where = re.fullmatch(rf"where it goes, {kind}: the service's ([\d.]+) statements per assertion replayed through "
+                         r"the driver alone ([\d.]+) ms \(ceiling ratio ([\d.]+)\), through SQLAlchemy's connection "
+                         r"([\d.]+) ms; the service ([\d.]+) ms, raw INSERT \+ COMMIT ([\d.]+) ms", out[4])
+    assert where, out
+    statements, driver_ms, ceiling, _, service_ms, raw_ms = map(float, where.groups())
+    assert statements >= 5  # lock, read, insert, audit, outbox at least
+    assert driver_ms > 0 and ceiling == pytest.approx(raw_ms / driver_ms, rel=0.05, abs=0.002)
+    assert service_ms == pytest.approx(1000 / service, rel=0.01)
 
 
 @pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
