@@ -145,6 +145,9 @@ def _dispatch(args) -> None:
           f"{r.queued / r.raw_drain_s:.0f} msg/s)")
     print(f"process CPU per email (every thread, the in-process SMTP server's too): drain "
           f"{r.drain_cpu_s / r.queued * 1000:.2f} ms, raw {r.raw_drain_cpu_s / r.queued * 1000:.2f} ms")
+    print(f"ceiling of rendering at send time: the same messages, each rendered by jcbot's email renderer just "
+          f"before plain aiosmtplib sends it: {r.queued / r.render_drain_s:.0f} msg/s (ratio to raw "
+          f"{r.render_ceiling:.2f}: no dispatcher rendering in this process can do better)")
     print(f"ratio fan-out/raw = {fan / r.raw_fanout_s:.1f} (target: all within 1 s); "
           f"throughput dispatcher/raw = {r.throughput_ratio:.2f} (target >= 0.8)")
 
