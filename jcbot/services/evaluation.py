@@ -131,6 +131,7 @@ _ADOPT_VERSION = _V.update().where(_V.c.id == bindparam("version_id")).values(
     status=bindparam("v_status"), basis=bindparam("v_basis"), adopted_at=bindparam("v_adopted_at"),
     next_change_at=bindparam("next"))
 _SET_PROPOSAL_STATUS = _P.update().where(_P.c.id == bindparam("proposal_id")).values(status=bindparam("p_status"))
+_INSERT_DECISION = _D.insert()
 
 
 def _adopt(tx: Tx, facts: Facts, verdict: Verdict) -> None:
@@ -166,7 +167,7 @@ def _adopt(tx: Tx, facts: Facts, verdict: Verdict) -> None:
     } | _published_documents(s, v.id), c.id)
     values = dict(committee_id=c.id, number=number, title=v.title, text=v.text, items=items, basis=verdict.basis,
                   adopted_at=verdict.adopted_at, version_id=v.id, meeting_id=None, tally=tally, audit_hash=ev.hash)
-    decision = Decision(id=conn.execute(_D.insert(), values).inserted_primary_key[0], **values)  # not in the session
+    decision = Decision(id=conn.execute(_INSERT_DECISION, values).inserted_primary_key[0], **values)  # not in the session
     adopted = {"status": verdict.status, "basis": verdict.basis, "adopted_at": verdict.adopted_at,
                "next_change_at": verdict.next_change}
     conn.execute(_ADOPT_VERSION, {"version_id": v.id, "v_status": verdict.status, "v_basis": verdict.basis,

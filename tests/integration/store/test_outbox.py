@@ -43,6 +43,19 @@ def test_enqueuing_the_same_message_twice_records_it_once(engine):
     assert (stored.status, stored.attempts, stored.next_attempt_at) == ("pending", 0, T0)
 
 
+@pytest.mark.parametrize("keys", [["one"], ["one", "two"]])
+def test_enqueue_many_counts_only_the_new_rows_one_or_several(engine, keys):
+    def enqueue(*extra: str) -> int:
+        with session_scope(engine) as session:
+            return outbox.enqueue_many(session, [dict(now=T0, channel="email", kind="distribution", recipient=f"{k}@x.org",
+                                                      dedupe_key=k, payload={"k": k}) for k in (*keys, *extra)])
+    assert enqueue() == len(keys)
+    assert enqueue() == 0  # each key already queued
+    assert enqueue("three") == 1 and enqueue() == 0
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(OutboxMessage)) == len(keys) + 1
+
+
 def test_concurrent_enqueues_of_one_key_record_it_once(engine):
     errors, barrier = [], threading.Barrier(4)
 
