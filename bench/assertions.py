@@ -121,7 +121,7 @@ def measure(database: str, url: str, n: int, storage: Path, render: bool = True)
         ctx = ServiceContext(engine, ManualClock(START), settings, renderers(settings) if render else [])
         work = _setup(ctx, n)
         with copy_of(engine) as by_driver, copy_of(engine) as by_sqlalchemy:
-            with Recorder(engine).recording() as recorder:
+            with Recorder(engine).recording() as recorder:  # its cost, a list append per statement, is the service's
                 service_s = _service(ctx, work)
             floor_s = replay(by_driver, recorder.sent, through="driver")
             sqlalchemy_s = replay(by_sqlalchemy, recorder.sent, through="sqlalchemy")
