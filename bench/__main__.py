@@ -229,6 +229,10 @@ def _assertions(args) -> int:
               f"through the driver alone {ms / r.floor_per_s:.2f} ms (ceiling ratio {r.ceiling:.3f}), through "
               f"SQLAlchemy's connection {ms / r.sqlalchemy_per_s:.2f} ms; the service {ms / r.service_per_s:.2f} ms, "
               f"raw INSERT + COMMIT {ms / r.raw_per_s:.2f} ms")
+        if r.pipeline_per_s is not None:
+            print(f"  {r.database}: the same statements in psycopg's pipeline, one wait per assertion (a design "
+                  f"that reads before it writes needs a few more): {ms / r.pipeline_per_s:.2f} ms "
+                  f"(ceiling ratio {r.pipeline_ceiling:.3f})")
     for line in skipped:
         print(line)
     return 1 if skipped and not results else 0

@@ -15,6 +15,7 @@ audit chain head, or the replay did not do what the service did.
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,6 +48,7 @@ class Result:
     statements: float = 0.0  # statements the service sent per assertion (BEGIN included, COMMIT not)
     floor_per_s: float = 0.0  # those statements replayed through the driver alone
     sqlalchemy_per_s: float = 0.0  # ... and through SQLAlchemy's connection
+    pipeline_per_s: float | None = None  # PostgreSQL: ... and through psycopg's pipeline, one wait per transaction
 
     @property
     def ratio(self) -> float:
@@ -57,6 +59,11 @@ class Result:
     def ceiling(self) -> float:
         """floor / raw: the ratio of a service that cost nothing beyond its statements."""
         return self.floor_per_s / self.raw_per_s
+
+    @property
+    def pipeline_ceiling(self) -> float | None:
+        """The same with the statements pipelined (PostgreSQL): the ratio no design with one wait per assertion passes."""
+        return None if self.pipeline_per_s is None else self.pipeline_per_s / self.raw_per_s
 
 
 def _setup(ctx: ServiceContext, n: int) -> list[tuple[str, str]]:
@@ -120,16 +127,18 @@ def measure(database: str, url: str, n: int, storage: Path, render: bool = True)
 
         ctx = ServiceContext(engine, ManualClock(START), settings, renderers(settings) if render else [])
         work = _setup(ctx, n)
-        with copy_of(engine) as by_driver, copy_of(engine) as by_sqlalchemy:
+        ways = ["driver", "sqlalchemy"] + (["pipeline"] if engine.dialect.name == "postgresql" else [])
+        with ExitStack() as copies:
+            urls = {way: copies.enter_context(copy_of(engine)) for way in ways}
             with Recorder(engine).recording() as recorder:  # its cost, a list append per statement, is the service's
                 service_s = _service(ctx, work)
-            floor_s = replay(by_driver, recorder.sent, through="driver")
-            sqlalchemy_s = replay(by_sqlalchemy, recorder.sent, through="sqlalchemy")
+            took = {way: replay(url, recorder.sent, through=way) for way, url in urls.items()}
             head = audit_head(engine.url.render_as_string(hide_password=False))
-            for copy in (by_driver, by_sqlalchemy):
+            for copy in urls.values():
                 assert audit_head(copy) == head, f"the replay on {copy} did not end where the service did"
         raw_s, count = _raw(engine)
         assert count == n, f"expected {n} assertion rows, found {count}"
-        return Result(database, n, n / service_s, n / raw_s, recorder.statements / n, n / floor_s, n / sqlalchemy_s)
+        return Result(database, n, n / service_s, n / raw_s, recorder.statements / n, n / took["driver"],
+                      n / took["sqlalchemy"], n / took["pipeline"] if "pipeline" in took else None)
     finally:
         engine.dispose()

@@ -9,7 +9,10 @@ statements to the copy again, in order:
 - through the driver alone (sqlite3, psycopg): what the database itself costs, the
   floor no code in Python can go under;
 - through SQLAlchemy's connection (`exec_driver_sql`): the same, plus SQLAlchemy's
-  execution layer, without building or compiling a statement.
+  execution layer, without building or compiling a statement;
+- on PostgreSQL, through psycopg in pipeline mode: each transaction's statements sent
+  without waiting for their answers, one wait at its COMMIT. Code that must read before
+  it writes needs a few waits more, so this is the floor of any such design.
 
 The copy then holds what the service wrote: `audit_head` compares the two.
 """
@@ -19,7 +22,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,37 +106,41 @@ def copy_of(engine: Engine) -> Iterator[str]:
 def replay(url: str, sent: list[tuple[str, Any, bool]], *, through: str) -> float:
     """Send `sent` to the database at `url` again, in order; seconds taken.
 
-    `through` is "driver" (the DBAPI connection itself) or "sqlalchemy" (a Connection's
-    `exec_driver_sql`, whose own BEGIN replaces the one recorded).
+    `through` is "driver" (the DBAPI connection itself), "sqlalchemy" (a Connection's
+    `exec_driver_sql`, whose own BEGIN replaces the one recorded) or, on PostgreSQL,
+    "pipeline" (psycopg's pipeline mode: one wait per transaction).
     """
+    if through not in ("driver", "sqlalchemy", "pipeline"):
+        raise ValueError(f"through {through!r}: use driver, sqlalchemy or pipeline")
     engine = make_engine(url)
     try:
-        if through == "driver":
-            return _by_driver(engine, sent)
         if through == "sqlalchemy":
             return _by_sqlalchemy(engine, sent)
-        raise ValueError(f"through {through!r}: use driver or sqlalchemy")
+        if through == "pipeline" and engine.dialect.name != "postgresql":
+            raise ValueError(f"through pipeline: psycopg's pipeline mode is PostgreSQL's, not {engine.dialect.name}'s")
+        return _by_driver(engine, sent, pipelined=through == "pipeline")
     finally:
         engine.dispose()
 
 
-def _by_driver(engine: Engine, sent: list[tuple[str, Any, bool]]) -> float:
+def _by_driver(engine: Engine, sent: list[tuple[str, Any, bool]], pipelined: bool = False) -> float:
     proxied = engine.raw_connection()  # connected as jcbot connects (SQLite's pragmas)
     try:
         dbapi = proxied.driver_connection
         cursor = dbapi.cursor()
         began = time.perf_counter()
-        for statement, parameters, many in sent:
-            if statement == COMMIT:
-                dbapi.commit()
-            elif statement == ROLLBACK:
-                dbapi.rollback()
-            elif _many(parameters, many):
-                cursor.executemany(statement, parameters)
-            else:
-                cursor.execute(statement, parameters)
-                if cursor.description is not None:
-                    cursor.fetchall()
+        with dbapi.pipeline() if pipelined else nullcontext():
+            for statement, parameters, many in sent:
+                if statement == COMMIT:
+                    dbapi.commit()  # in a pipeline: the one wait for everything sent since the last
+                elif statement == ROLLBACK:
+                    dbapi.rollback()
+                elif _many(parameters, many):
+                    cursor.executemany(statement, parameters)
+                else:
+                    cursor.execute(statement, parameters)
+                    if not pipelined and cursor.description is not None:
+                        cursor.fetchall()
         return time.perf_counter() - began
     finally:
         proxied.close()

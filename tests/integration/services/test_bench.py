@@ -29,6 +29,15 @@ def test_the_assertion_bench_prints_its_ratio(kind, request, monkeypatch, capsys
     assert statements >= 5  # lock, read, insert, audit, outbox at least
     assert driver_ms > 0 and ceiling == pytest.approx(raw_ms / driver_ms, rel=0.05, abs=0.002)
     assert service_ms == pytest.approx(1000 / service, rel=0.01)
+    pipelined = re.fullmatch(rf"  {kind}: the same statements in psycopg's pipeline, one wait per assertion \(a design "
+                             r"that reads before it writes needs a few more\): ([\d.]+) ms \(ceiling ratio ([\d.]+)\)",
+                             out[5]) if len(out) > 5 else None
+    if kind == "postgresql":
+        assert pipelined, out
+        pipeline_ms, pipeline_ceiling = map(float, pipelined.groups())
+        assert pipeline_ms > 0 and pipeline_ceiling == pytest.approx(raw_ms / pipeline_ms, rel=0.05, abs=0.002)
+    else:
+        assert pipelined is None and len(out) == 5, out  # sqlite3 has no pipeline
 
 
 @pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -30,9 +30,14 @@ def run(db_url: str, tmp_path: Path):
     engine.dispose()
 
 
-@pytest.mark.parametrize("through", ["driver", "sqlalchemy"])
+@pytest.mark.parametrize("through", ["driver", "sqlalchemy", "pipeline"])
 def test_a_replay_ends_with_the_services_audit_head(run, through):
     engine, recorder, copy, _ = run
+    if through == "pipeline" and engine.dialect.name != "postgresql":
+        with pytest.raises(ValueError, match="pipeline mode is PostgreSQL's, not sqlite's"):
+            replay(copy, recorder.sent, through=through)
+        assert audit_head(copy) != audit_head(engine.url.render_as_string(hide_password=False))  # nothing sent
+        return
     head = audit_head(engine.url.render_as_string(hide_password=False))
     assert audit_head(copy) != head  # the copy is from before the run
     assert recorder.sent.count((COMMIT, None, False)) == 4  # one transaction per assertion
@@ -56,7 +61,7 @@ def test_a_replay_missing_a_write_does_not_end_there(run):
 
 def test_replay_refuses_an_unknown_path(run):
     _, recorder, copy, _ = run
-    with pytest.raises(ValueError, match="driver or sqlalchemy"):
+    with pytest.raises(ValueError, match="use driver, sqlalchemy or pipeline"):
         replay(copy, recorder.sent, through="psql")
 
 
