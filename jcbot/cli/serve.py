@@ -183,13 +183,14 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     server.should_exit = True
     await scheduler.shutdown()
     await dispatcher.close()  # QUIT on the idle SMTP connections
-    if settings.slack_bot_token:
-        await keepalive.stop()
     if listener is not None:
         await asyncio.to_thread(listener.stop)
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
     waiter.cancel()
+    if settings.slack_bot_token:
+        # Only now: a request the HTTP server or Socket Mode was still finishing may call Slack.
+        await keepalive.stop()
     ctx.close()  # the service thread pool, then the database connections
     for t in done:
         if t is not waiter and t.exception() is not None:
