@@ -69,19 +69,15 @@ class PostgresServer:
         self.created.append(name)
         return name
 
-    def drop(self, *names: str) -> None:
-        """Drop databases this session created (each test's own when it ends, so the disk holds one at a time)."""
+    def drop_created(self) -> None:
+        """Drop the databases this session created (used on external servers)."""
         import psycopg
 
         with psycopg.connect(self.dsn(self._base.database or "postgres"), autocommit=True) as conn:
-            for name in names:
+            for name in self.created:
                 # FORCE: a test that leaked a connection must not leave its database behind.
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        self.created = [n for n in self.created if n not in names]
-
-    def drop_created(self) -> None:
-        """Drop the databases this session created and has not dropped yet."""
-        self.drop(*self.created)
+        self.created.clear()
 
 
 class _Cluster:
@@ -168,17 +164,10 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """SQLAlchemy URL of an empty database: a SQLite file, or a fresh PostgreSQL database dropped after the test.
-
-    Dropped: some 600 tests each made one (about 8 MB), which the cluster kept until
-    the session's end: gigabytes of disk, and over a minute to delete at the end.
-    """
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """SQLAlchemy URL of an empty database: a SQLite file, or a fresh PostgreSQL database."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/jcbot.sqlite"
-        return
+        return f"sqlite:///{tmp_path}/jcbot.sqlite"
     # Looked up lazily so that `-k sqlite` never starts PostgreSQL.
     server: PostgresServer = request.getfixturevalue("postgres_server")
-    name = server.create_database()
-    yield server.url(name)
-    server.drop(name)
+    return server.url(server.create_database())
